@@ -1,0 +1,63 @@
+#include "ctlclient.h"
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zmq.h>
+
+int ctl_running(const char *dir)
+{
+    char path[PATH_MAX_MOUX + 32];
+    struct stat st;
+    return node_path(dir, "control.sock", path, sizeof path) == 0 && stat(path, &st) == 0 &&
+           S_ISSOCK(st.st_mode);
+}
+
+json_t *ctl_call(const char *dir, json_t *req, int timeout_ms, char *err, size_t errlen)
+{
+    if (!ctl_running(dir)) {
+        snprintf(err, errlen, "the node in %s is not running (no control socket); start it "
+                              "with: mouxd -d %s", dir, dir);
+        return NULL;
+    }
+    char ep[PATH_MAX_MOUX + 48];
+    snprintf(ep, sizeof ep, "ipc://%s/control.sock", dir);
+    void *ctx = zmq_ctx_new();
+    void *sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
+    json_t *reply = NULL;
+    char *text = json_dumps(req, JSON_COMPACT);
+    int zero = 0;
+    if (!sock || !text) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
+    if (zmq_connect(sock, ep) != 0 || zmq_send(sock, text, strlen(text), 0) < 0) {
+        snprintf(err, errlen, "%s: %s", ep, zmq_strerror(zmq_errno()));
+        goto out;
+    }
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, sock, 0) < 0) {
+        snprintf(err, errlen, "no answer from the node in %s within %d ms (is mouxd running?)",
+                 dir, timeout_ms);
+        zmq_msg_close(&msg);
+        goto out;
+    }
+    json_error_t jerr;
+    reply = json_loadb(zmq_msg_data(&msg), zmq_msg_size(&msg), 0, &jerr);
+    zmq_msg_close(&msg);
+    if (!reply)
+        snprintf(err, errlen, "malformed answer from the node: %s", jerr.text);
+out:
+    free(text);
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    return reply;
+}

@@ -1,0 +1,15 @@
+/* Client side of the control socket (ipc://DIR/control.sock). */
+#ifndef MOUX_CTLCLIENT_H
+#define MOUX_CTLCLIENT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* 1 if a daemon appears to serve DIR (its control socket exists). */
+int ctl_running(const char *dir);
+/* Sends req and waits up to timeout_ms for the reply. The reply is owned by
+ * the caller (json_decref). NULL on failure, with the reason in err. A reply
+ * with "ok": false is returned as is. */
+json_t *ctl_call(const char *dir, json_t *req, int timeout_ms, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,20 @@
+/* Signed receipts: the recipient's answer to every batch.
+ *   signature = Ed25519(sign_sk, "moux/receipt/1" || body)
+ * where body is the serialised ReceiptBody, kept and verified byte-exact. */
+#ifndef MOUX_RECEIPT_H
+#define MOUX_RECEIPT_H
+
+#include "moux.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Signs body into a serialised Frame; *frame owned by the caller (free). */
+int receipt_seal(const Moux__ReceiptBody *body, const unsigned char *sign_sk, uint8_t **frame,
+                 size_t *len);
+/* Verifies the signature with signer_pk and unpacks the body (caller frees
+ * with moux__receipt_body__free_unpacked). -1 and *why on failure. */
+int receipt_open(const Moux__SignedReceipt *sr, const unsigned char signer_pk[32],
+                 Moux__ReceiptBody **body, const char **why);
+
+#endif

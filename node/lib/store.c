@@ -1,0 +1,745 @@
+#include "store.h"
+#include "util.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Each entry migrates the schema from version i to i+1. Append only. */
+static const char *s_migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE partner("
+    "  pid INTEGER PRIMARY KEY,"
+    "  agency TEXT NOT NULL UNIQUE,"
+    "  endpoint TEXT NOT NULL,"
+    "  sign_pk BLOB NOT NULL, enc_pk BLOB NOT NULL, curve_pk BLOB NOT NULL UNIQUE,"
+    "  fingerprint TEXT NOT NULL,"
+    "  allow_types INTEGER NOT NULL, max_tlp INTEGER NOT NULL,"
+    "  added_ms INTEGER NOT NULL,"
+    "  tx_seq_reserved INTEGER NOT NULL DEFAULT 0,"
+    "  rx_high_seq INTEGER NOT NULL DEFAULT 0,"
+    "  last_receipt_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE indicator("
+    "  rid INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  type TEXT NOT NULL, value TEXT NOT NULL, pattern TEXT NOT NULL,"
+    "  tlp INTEGER NOT NULL, confidence INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL,"
+    "  valid_from_ms INTEGER NOT NULL, valid_until_ms INTEGER NOT NULL,"
+    "  revoked INTEGER NOT NULL DEFAULT 0,"
+    "  origin TEXT,"                      /* NULL: anonymised at the source */
+    "  from_pid INTEGER REFERENCES partner(pid)," /* NULL: published here */
+    "  hops TEXT NOT NULL DEFAULT '',"    /* comma-joined agency ids */
+    "  received_ms INTEGER NOT NULL);"
+    "CREATE INDEX indicator_lookup ON indicator(type, value);"
+    "CREATE TABLE outbox(pid INTEGER NOT NULL, rid INTEGER NOT NULL,"
+    "  modified_ms INTEGER NOT NULL, PRIMARY KEY(pid, rid)) WITHOUT ROWID;"
+    "CREATE TABLE inbound(pid INTEGER NOT NULL, message_id BLOB NOT NULL,"
+    "  seq INTEGER NOT NULL, received_ms INTEGER NOT NULL, header BLOB NOT NULL,"
+    "  payload BLOB NOT NULL, signature BLOB NOT NULL, receipt BLOB NOT NULL,"
+    "  PRIMARY KEY(pid, message_id), UNIQUE(pid, seq));"
+    "CREATE TABLE receipt(pid INTEGER NOT NULL, message_id BLOB NOT NULL,"
+    "  seq INTEGER NOT NULL, received_ms INTEGER NOT NULL, accepted INTEGER NOT NULL,"
+    "  duplicate INTEGER NOT NULL, rejected INTEGER NOT NULL, body BLOB NOT NULL,"
+    "  signature BLOB NOT NULL, PRIMARY KEY(pid, message_id));"
+    "CREATE TABLE event(eid INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL, partner TEXT, indicator_id TEXT, reason TEXT, detail TEXT);",
+};
+#define SCHEMA_VERSION ((int)(sizeof s_migrations / sizeof s_migrations[0]))
+
+/* Hot-path statements, prepared once. */
+enum {
+    Q_OUTBOX_PUT, Q_OUTBOX_DONE, Q_OUTBOX_FETCH, Q_FIND_LOCAL, Q_FIND_ID, Q_INSERT_IND,
+    Q_UPDATE_IND, Q_INBOUND_FIND, Q_INBOUND_SEQ, Q_INBOUND_PUT, Q_EVENT, Q_COUNT
+};
+
+static const char *s_sql[Q_COUNT] = {
+    [Q_OUTBOX_PUT] = "INSERT INTO outbox(pid, rid, modified_ms) VALUES(?1, ?2, ?3)"
+                     " ON CONFLICT(pid, rid) DO UPDATE SET modified_ms = excluded.modified_ms",
+    [Q_OUTBOX_DONE] = "DELETE FROM outbox WHERE pid = ?1 AND modified_ms = ?3 AND rid ="
+                      " (SELECT rid FROM indicator WHERE id = ?2)",
+    [Q_OUTBOX_FETCH] =
+        "SELECT o.rid, i.id, i.type, i.value, i.pattern, i.tlp, i.confidence, i.created_ms,"
+        " i.modified_ms, i.valid_from_ms, i.valid_until_ms, i.revoked, i.origin, i.hops"
+        " FROM outbox o JOIN indicator i ON i.rid = o.rid"
+        " WHERE o.pid = ?1 AND o.rid > ?2 ORDER BY o.rid LIMIT ?3",
+    [Q_FIND_LOCAL] = "SELECT rid, id, tlp, confidence, valid_until_ms, created_ms, modified_ms,"
+                     " valid_from_ms FROM indicator WHERE type = ?1 AND value = ?2"
+                     " AND from_pid IS NULL AND revoked = 0 LIMIT 1",
+    [Q_FIND_ID] = "SELECT rid, from_pid, modified_ms FROM indicator WHERE id = ?1",
+    [Q_INSERT_IND] =
+        "INSERT INTO indicator(id, type, value, pattern, tlp, confidence, created_ms,"
+        " modified_ms, valid_from_ms, valid_until_ms, revoked, origin, from_pid, hops,"
+        " received_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+    [Q_UPDATE_IND] =
+        "UPDATE indicator SET type=?2, value=?3, pattern=?4, tlp=?5, confidence=?6,"
+        " created_ms=?7, modified_ms=?8, valid_from_ms=?9, valid_until_ms=?10, revoked=?11,"
+        " origin=?12, from_pid=?13, hops=?14, received_ms=?15 WHERE id=?1",
+    [Q_INBOUND_FIND] = "SELECT receipt FROM inbound WHERE pid = ?1 AND message_id = ?2",
+    [Q_INBOUND_SEQ] = "SELECT 1 FROM inbound WHERE pid = ?1 AND seq = ?2",
+    [Q_INBOUND_PUT] = "INSERT INTO inbound(pid, message_id, seq, received_ms, header, payload,"
+                      " signature, receipt) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+    [Q_EVENT] = "INSERT INTO event(ts_ms, kind, partner, indicator_id, reason, detail)"
+                " VALUES(?1,?2,?3,?4,?5,?6)",
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q_COUNT];
+};
+
+const char *store_errmsg(store_t *self) { return sqlite3_errmsg(self->db); }
+
+static int s_exec(store_t *self, const char *sql)
+{
+    return sqlite3_exec(self->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int store_begin(store_t *self) { return s_exec(self, "BEGIN IMMEDIATE"); }
+int store_commit(store_t *self) { return s_exec(self, "COMMIT"); }
+void store_rollback(store_t *self) { s_exec(self, "ROLLBACK"); }
+
+static int s_user_version(store_t *self)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(self->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int s_migrate(store_t *self, char *err, size_t errlen)
+{
+    int v = s_user_version(self);
+    if (v > SCHEMA_VERSION) {
+        snprintf(err, errlen, "store schema version %d is newer than this moux (%d)", v,
+                 SCHEMA_VERSION);
+        return -1;
+    }
+    for (; v < SCHEMA_VERSION; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+        if (store_begin(self) || s_exec(self, s_migrations[v]) || s_exec(self, pragma) ||
+            store_commit(self)) {
+            snprintf(err, errlen, "migrating store to schema %d: %s", v + 1,
+                     sqlite3_errmsg(self->db));
+            store_rollback(self);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+store_t *store_open(const char *dir, int mode, char *err, size_t errlen)
+{
+    char path[PATH_MAX_MOUX + 16];
+    snprintf(path, sizeof path, "%s/store.db", dir);
+    store_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int flags = mode == STORE_RO ? SQLITE_OPEN_READONLY
+                                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    mode_t old = umask(077); /* the store and its WAL files are 0600 */
+    int rc = sqlite3_open_v2(path, &self->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    umask(old);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, self->db ? sqlite3_errmsg(self->db) : "cannot open");
+        goto fail;
+    }
+    sqlite3_busy_timeout(self->db, 5000);
+    /* FULL: a commit is on disk before a receipt for it leaves. */
+    if (s_exec(self, "PRAGMA foreign_keys = ON") ||
+        (mode == STORE_RW && (s_exec(self, "PRAGMA journal_mode = WAL") ||
+                              s_exec(self, "PRAGMA synchronous = FULL")))) {
+        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(self->db));
+        goto fail;
+    }
+    if (mode == STORE_RW && s_migrate(self, err, errlen) != 0)
+        goto fail;
+    if (mode == STORE_RO && s_user_version(self) != SCHEMA_VERSION) {
+        snprintf(err, errlen, "%s: not a moux store of schema %d", path, SCHEMA_VERSION);
+        goto fail;
+    }
+    for (int i = 0; i < Q_COUNT; i++)
+        if (sqlite3_prepare_v3(self->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->q[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(self->db));
+            goto fail;
+        }
+    return self;
+fail:
+    store_destroy(&self);
+    return NULL;
+}
+
+void store_destroy(store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    store_t *self = *self_p;
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(self->q[i]);
+    sqlite3_close(self->db);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Resets a cached statement for reuse and returns it. */
+static sqlite3_stmt *s_q(store_t *self, int which)
+{
+    sqlite3_stmt *st = self->q[which];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+static int s_step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static const char *s_col_text(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? (const char *)t : NULL;
+}
+
+/* ---- partners ---- */
+
+int store_partner_upsert(store_t *self, const partner_t *p)
+{
+    static const char *sql =
+        "INSERT INTO partner(agency, endpoint, sign_pk, enc_pk, curve_pk, fingerprint,"
+        " allow_types, max_tlp, added_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+        " ON CONFLICT(agency) DO UPDATE SET endpoint=excluded.endpoint,"
+        " sign_pk=excluded.sign_pk, enc_pk=excluded.enc_pk, curve_pk=excluded.curve_pk,"
+        " fingerprint=excluded.fingerprint, allow_types=excluded.allow_types,"
+        " max_tlp=excluded.max_tlp";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, p->agency, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->endpoint, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, p->sign_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, p->enc_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 5, p->curve_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, p->fingerprint, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, p->allow_types);
+    sqlite3_bind_int(st, 8, (int)p->max_tlp);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)p->added_ms);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void s_copy_blob(sqlite3_stmt *st, int col, unsigned char out[32])
+{
+    memset(out, 0, 32);
+    if (sqlite3_column_bytes(st, col) == 32)
+        memcpy(out, sqlite3_column_blob(st, col), 32);
+}
+
+int store_partners(store_t *self, partner_t **out, size_t *n)
+{
+    static const char *sql =
+        "SELECT pid, agency, endpoint, sign_pk, enc_pk, curve_pk, fingerprint, allow_types,"
+        " max_tlp, added_ms, tx_seq_reserved, rx_high_seq, last_receipt_ms"
+        " FROM partner ORDER BY agency";
+    sqlite3_stmt *st = NULL;
+    partner_t *list = NULL;
+    size_t count = 0, cap = 0;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 8;
+            partner_t *grown = realloc(list, cap * sizeof *list);
+            if (!grown) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            list = grown;
+        }
+        partner_t *p = &list[count++];
+        memset(p, 0, sizeof *p);
+        p->pid = sqlite3_column_int64(st, 0);
+        str_copy(p->agency, sizeof p->agency, s_col_text(st, 1));
+        str_copy(p->endpoint, sizeof p->endpoint, s_col_text(st, 2));
+        s_copy_blob(st, 3, p->sign_pk);
+        s_copy_blob(st, 4, p->enc_pk);
+        s_copy_blob(st, 5, p->curve_pk);
+        str_copy(p->fingerprint, sizeof p->fingerprint, s_col_text(st, 6));
+        p->allow_types = (uint32_t)sqlite3_column_int64(st, 7);
+        p->max_tlp = (tlp_t)sqlite3_column_int(st, 8);
+        p->added_ms = (uint64_t)sqlite3_column_int64(st, 9);
+        p->tx_seq_reserved = (uint64_t)sqlite3_column_int64(st, 10);
+        p->rx_high_seq = (uint64_t)sqlite3_column_int64(st, 11);
+        p->last_receipt_ms = (uint64_t)sqlite3_column_int64(st, 12);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(list);
+        return -1;
+    }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+static int s_partner_set(store_t *self, const char *column, int64_t pid, uint64_t v)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE partner SET %s = ?2 WHERE pid = ?1", column);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_partner_set_seq_reserved(store_t *self, int64_t pid, uint64_t upto)
+{
+    return s_partner_set(self, "tx_seq_reserved", pid, upto);
+}
+
+int store_partner_set_rx_high(store_t *self, int64_t pid, uint64_t seq)
+{
+    return s_partner_set(self, "rx_high_seq", pid, seq);
+}
+
+int store_partner_set_last_receipt(store_t *self, int64_t pid, uint64_t ms)
+{
+    return s_partner_set(self, "last_receipt_ms", pid, ms);
+}
+
+/* ---- indicators ---- */
+
+static void s_bind_text_or_null(sqlite3_stmt *st, int col, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, col);
+}
+
+/* Binds ?1..?15 of Q_INSERT_IND / Q_UPDATE_IND. */
+static void s_bind_indicator(sqlite3_stmt *st, const Moux__Indicator *ind, const char *origin,
+                             int64_t from_pid, const char *hops, uint64_t received_ms)
+{
+    sqlite3_bind_text(st, 1, ind->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ind->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ind->value, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, ind->pattern, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, (int)ind->tlp);
+    sqlite3_bind_int(st, 6, (int)ind->confidence);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)ind->created_ms);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)ind->modified_ms);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)ind->valid_from_ms);
+    sqlite3_bind_int64(st, 10, (sqlite3_int64)ind->valid_until_ms);
+    sqlite3_bind_int(st, 11, ind->revoked ? 1 : 0);
+    s_bind_text_or_null(st, 12, origin);
+    if (from_pid)
+        sqlite3_bind_int64(st, 13, from_pid);
+    else
+        sqlite3_bind_null(st, 13);
+    sqlite3_bind_text(st, 14, hops, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 15, (sqlite3_int64)received_ms);
+}
+
+int store_put_local(store_t *self, const char *agency, Moux__Indicator *ind, int64_t *rid,
+                    store_put_t *res)
+{
+    static char s_id[IND_ID_LEN + 1]; /* id storage handed back through ind->id */
+    uint64_t now = now_ms();
+    sqlite3_stmt *st = s_q(self, Q_FIND_LOCAL);
+    sqlite3_bind_text(st, 1, ind->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ind->value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int exists = rc == SQLITE_ROW;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return -1;
+    if (exists) {
+        *rid = sqlite3_column_int64(st, 0);
+        str_copy(s_id, sizeof s_id, s_col_text(st, 1));
+        int same = sqlite3_column_int(st, 2) == (int)ind->tlp &&
+                   sqlite3_column_int(st, 3) == (int)ind->confidence &&
+                   (uint64_t)sqlite3_column_int64(st, 4) == ind->valid_until_ms;
+        ind->created_ms = (uint64_t)sqlite3_column_int64(st, 5);
+        uint64_t prev_modified = (uint64_t)sqlite3_column_int64(st, 6);
+        ind->valid_from_ms = (uint64_t)sqlite3_column_int64(st, 7);
+        sqlite3_reset(st);
+        ind->id = s_id;
+        ind->origin = (char *)agency;
+        if (same) {
+            ind->modified_ms = prev_modified;
+            *res = STORE_UNCHANGED;
+            return 0;
+        }
+        /* A new version must sort after the old one even within one ms. */
+        ind->modified_ms = now > prev_modified ? now : prev_modified + 1;
+        st = s_q(self, Q_UPDATE_IND);
+        s_bind_indicator(st, ind, agency, 0, "", now);
+        *res = STORE_UPDATED;
+        return s_step_done(st);
+    }
+    sqlite3_reset(st);
+    char uuid[37];
+    uuid4(uuid);
+    snprintf(s_id, sizeof s_id, "indicator--%s", uuid);
+    ind->id = s_id;
+    ind->origin = (char *)agency;
+    ind->created_ms = ind->modified_ms = ind->valid_from_ms = now;
+    st = s_q(self, Q_INSERT_IND);
+    s_bind_indicator(st, ind, agency, 0, "", now);
+    if (s_step_done(st) != 0)
+        return -1;
+    *rid = sqlite3_last_insert_rowid(self->db);
+    *res = STORE_NEW;
+    return 0;
+}
+
+/* Joins the item's hop path with the partner that delivered it. */
+static char *s_hops_with(const Moux__Indicator *ind, const char *from_agency)
+{
+    size_t len = strlen(from_agency) + 1;
+    for (size_t i = 0; i < ind->n_hops; i++)
+        len += strlen(ind->hops[i]) + 1;
+    char *out = malloc(len);
+    if (!out)
+        return NULL;
+    out[0] = '\0';
+    for (size_t i = 0; i < ind->n_hops; i++) {
+        strcat(out, ind->hops[i]);
+        strcat(out, ",");
+    }
+    strcat(out, from_agency);
+    return out;
+}
+
+int store_put_received(store_t *self, int64_t pid, const char *from_agency,
+                       const Moux__Indicator *ind, uint64_t received_ms, int64_t *rid,
+                       store_put_t *res)
+{
+    sqlite3_stmt *st = s_q(self, Q_FIND_ID);
+    sqlite3_bind_text(st, 1, ind->id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return -1;
+    int exists = rc == SQLITE_ROW;
+    if (exists) {
+        *rid = sqlite3_column_int64(st, 0);
+        int64_t holder = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 1);
+        uint64_t held = (uint64_t)sqlite3_column_int64(st, 2);
+        sqlite3_reset(st);
+        /* Only the partner we have an item from may send new versions of it:
+         * nobody may overwrite what we published or got from someone else. */
+        if (holder != pid) {
+            *res = STORE_CONFLICT;
+            return 0;
+        }
+        if (ind->modified_ms <= held) {
+            *res = STORE_UNCHANGED;
+            return 0;
+        }
+    } else {
+        sqlite3_reset(st);
+    }
+    char *hops = s_hops_with(ind, from_agency);
+    if (!hops)
+        return -1;
+    st = s_q(self, exists ? Q_UPDATE_IND : Q_INSERT_IND);
+    s_bind_indicator(st, ind, ind->origin[0] ? ind->origin : NULL, pid, hops, received_ms);
+    rc = s_step_done(st);
+    free(hops);
+    if (rc == 0 && !exists)
+        *rid = sqlite3_last_insert_rowid(self->db);
+    *res = exists ? STORE_UPDATED : STORE_NEW;
+    return rc;
+}
+
+/* ---- outbox ---- */
+
+int store_outbox_put(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms)
+{
+    sqlite3_stmt *st = s_q(self, Q_OUTBOX_PUT);
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, rid);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)modified_ms);
+    return s_step_done(st);
+}
+
+int store_outbox_done(store_t *self, int64_t pid, const char *ind_id, uint64_t modified_ms)
+{
+    sqlite3_stmt *st = s_q(self, Q_OUTBOX_DONE);
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_text(st, 2, ind_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)modified_ms);
+    return s_step_done(st);
+}
+
+int store_outbox_count(store_t *self, int64_t pid, int64_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, "SELECT count(*) FROM outbox WHERE pid = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+    if (rc == 0)
+        *n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static char *s_dup_col(sqlite3_stmt *st, int col)
+{
+    const char *t = s_col_text(st, col);
+    return strdup(t ? t : "");
+}
+
+/* Splits "a,b,c" into ind->hops. */
+static int s_split_hops(Moux__Indicator *ind, const char *hops)
+{
+    if (!hops || !*hops)
+        return 0;
+    size_t n = 1;
+    for (const char *p = hops; *p; p++)
+        n += *p == ',';
+    ind->hops = calloc(n, sizeof *ind->hops);
+    if (!ind->hops)
+        return -1;
+    char *copy = strdup(hops), *save = NULL;
+    if (!copy)
+        return -1;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        ind->hops[ind->n_hops++] = strdup(tok);
+    free(copy);
+    return 0;
+}
+
+static void s_indicator_free(Moux__Indicator *ind)
+{
+    if (!ind)
+        return;
+    free(ind->id);
+    free(ind->type);
+    free(ind->value);
+    free(ind->pattern);
+    free(ind->origin);
+    for (size_t i = 0; i < ind->n_hops; i++)
+        free(ind->hops[i]);
+    free(ind->hops);
+    free(ind);
+}
+
+static Moux__Indicator *s_row_to_indicator(sqlite3_stmt *st)
+{
+    Moux__Indicator *ind = malloc(sizeof *ind);
+    if (!ind)
+        return NULL;
+    moux__indicator__init(ind);
+    ind->id = s_dup_col(st, 1);
+    ind->type = s_dup_col(st, 2);
+    ind->value = s_dup_col(st, 3);
+    ind->pattern = s_dup_col(st, 4);
+    ind->tlp = (Moux__Tlp)sqlite3_column_int(st, 5);
+    ind->confidence = (uint32_t)sqlite3_column_int(st, 6);
+    ind->created_ms = (uint64_t)sqlite3_column_int64(st, 7);
+    ind->modified_ms = (uint64_t)sqlite3_column_int64(st, 8);
+    ind->valid_from_ms = (uint64_t)sqlite3_column_int64(st, 9);
+    ind->valid_until_ms = (uint64_t)sqlite3_column_int64(st, 10);
+    ind->revoked = sqlite3_column_int(st, 11) != 0;
+    ind->origin = s_dup_col(st, 12);
+    if (!ind->id || !ind->type || !ind->value || !ind->pattern || !ind->origin ||
+        s_split_hops(ind, s_col_text(st, 13)) != 0) {
+        s_indicator_free(ind);
+        return NULL;
+    }
+    return ind;
+}
+
+int store_outbox_fetch(store_t *self, int64_t pid, int64_t after, size_t max,
+                       outbox_batch_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->items = calloc(max, sizeof *out->items);
+    out->rids = calloc(max, sizeof *out->rids);
+    if (!out->items || !out->rids) {
+        outbox_batch_free(out);
+        return -1;
+    }
+    sqlite3_stmt *st = s_q(self, Q_OUTBOX_FETCH);
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, after);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && out->n < max) {
+        Moux__Indicator *ind = s_row_to_indicator(st);
+        if (!ind) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        out->rids[out->n] = sqlite3_column_int64(st, 0);
+        out->items[out->n++] = ind;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        outbox_batch_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void outbox_batch_free(outbox_batch_t *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        s_indicator_free(b->items[i]);
+    free(b->items);
+    free(b->rids);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- received batches and receipts ---- */
+
+int store_inbound_find(store_t *self, int64_t pid, const uint8_t msgid[16], uint8_t **frame,
+                       size_t *len)
+{
+    sqlite3_stmt *st = s_q(self, Q_INBOUND_FIND);
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_blob(st, 2, msgid, 16, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return 0;
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return -1;
+    }
+    int n = sqlite3_column_bytes(st, 0);
+    *frame = malloc(n > 0 ? (size_t)n : 1);
+    if (!*frame) {
+        sqlite3_reset(st);
+        return -1;
+    }
+    memcpy(*frame, sqlite3_column_blob(st, 0), (size_t)n);
+    *len = (size_t)n;
+    sqlite3_reset(st);
+    return 1;
+}
+
+int store_inbound_seq_used(store_t *self, int64_t pid, uint64_t seq)
+{
+    sqlite3_stmt *st = s_q(self, Q_INBOUND_SEQ);
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_inbound_put(store_t *self, int64_t pid, const uint8_t msgid[16], uint64_t seq,
+                      const ProtobufCBinaryData *header, const uint8_t *payload,
+                      size_t payload_len, const uint8_t sig[64], const uint8_t *receipt,
+                      size_t receipt_len)
+{
+    sqlite3_stmt *st = s_q(self, Q_INBOUND_PUT);
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_blob(st, 2, msgid, 16, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)seq);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)now_ms());
+    sqlite3_bind_blob(st, 5, header->data, (int)header->len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, payload, (int)payload_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, sig, 64, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 8, receipt, (int)receipt_len, SQLITE_STATIC);
+    return s_step_done(st);
+}
+
+int store_receipt_put(store_t *self, int64_t pid, const Moux__ReceiptBody *body,
+                      const ProtobufCBinaryData *raw_body, const ProtobufCBinaryData *sig,
+                      int accepted, int duplicate, int rejected)
+{
+    static const char *sql =
+        "INSERT OR IGNORE INTO receipt(pid, message_id, seq, received_ms, accepted, duplicate,"
+        " rejected, body, signature) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_blob(st, 2, body->message_id.data, (int)body->message_id.len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)body->sequence);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)now_ms());
+    sqlite3_bind_int(st, 5, accepted);
+    sqlite3_bind_int(st, 6, duplicate);
+    sqlite3_bind_int(st, 7, rejected);
+    sqlite3_bind_blob(st, 8, raw_body->data, (int)raw_body->len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, sig->data, (int)sig->len, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_event(store_t *self, const char *kind, const char *partner, const char *ind_id,
+                const char *reason, const char *detail)
+{
+    sqlite3_stmt *st = s_q(self, Q_EVENT);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)now_ms());
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    s_bind_text_or_null(st, 3, partner);
+    s_bind_text_or_null(st, 4, ind_id);
+    s_bind_text_or_null(st, 5, reason);
+    s_bind_text_or_null(st, 6, detail);
+    return s_step_done(st);
+}
+
+/* ---- queries ---- */
+
+int store_query(store_t *self, const store_filter_t *f,
+                int (*fn)(const store_row_t *row, void *arg), void *arg)
+{
+    static const char *sql =
+        "SELECT i.id, i.type, i.value, i.pattern, i.tlp, i.confidence, i.revoked,"
+        " i.created_ms, i.modified_ms, i.valid_from_ms, i.valid_until_ms, i.received_ms,"
+        " i.origin, p.agency FROM indicator i LEFT JOIN partner p ON p.pid = i.from_pid"
+        " WHERE (?1 IS NULL OR i.type = ?1) AND (?2 IS NULL OR i.value = ?2)"
+        " AND (?3 IS NULL OR (?3 = 'local' AND i.from_pid IS NULL) OR p.agency = ?3)"
+        " ORDER BY i.rid";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    s_bind_text_or_null(st, 1, f->type);
+    s_bind_text_or_null(st, 2, f->value);
+    s_bind_text_or_null(st, 3, f->from);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_row_t r = {
+            .id = s_col_text(st, 0), .type = s_col_text(st, 1), .value = s_col_text(st, 2),
+            .pattern = s_col_text(st, 3), .tlp = (tlp_t)sqlite3_column_int(st, 4),
+            .confidence = sqlite3_column_int(st, 5), .revoked = sqlite3_column_int(st, 6),
+            .created_ms = (uint64_t)sqlite3_column_int64(st, 7),
+            .modified_ms = (uint64_t)sqlite3_column_int64(st, 8),
+            .valid_from_ms = (uint64_t)sqlite3_column_int64(st, 9),
+            .valid_until_ms = (uint64_t)sqlite3_column_int64(st, 10),
+            .received_ms = (uint64_t)sqlite3_column_int64(st, 11),
+            .origin = s_col_text(st, 12), .from = s_col_text(st, 13),
+        };
+        if (fn(&r, arg) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}

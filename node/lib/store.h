@@ -1,0 +1,124 @@
+/* The node's SQLite store (WAL mode, one file DIR/store.db, schema versioned
+ * with migrations): partners, indicators with provenance, the per-partner
+ * outbox, received batches (kept as signed plaintext) with the receipts we
+ * sent, receipts we received, and an event table of every refusal. */
+#ifndef MOUX_STORE_H
+#define MOUX_STORE_H
+
+#include "config.h"
+#include "indicator.h"
+#include "keyid.h"
+#include "moux.pb-c.h"
+#include "tlp.h"
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store_t;
+
+#define STORE_RW 0
+#define STORE_RO 1
+
+/* Opens DIR/store.db; read-write mode creates and migrates it. Caller owns
+ * the result (store_destroy). On failure err names the file and reason. */
+store_t *store_open(const char *dir, int mode, char *err, size_t errlen);
+void store_destroy(store_t **self_p);
+const char *store_errmsg(store_t *self);
+
+int store_begin(store_t *self);
+int store_commit(store_t *self);
+void store_rollback(store_t *self);
+
+/* ---- partners ---- */
+typedef struct {
+    int64_t pid;
+    char agency[AGENCY_MAX + 1];
+    char endpoint[ENDPOINT_MAX];
+    unsigned char sign_pk[32], enc_pk[32], curve_pk[32];
+    char fingerprint[FP_STRLEN];
+    uint32_t allow_types;      /* bit (1u << ind_type_t) per allowed type */
+    tlp_t max_tlp;             /* highest TLP that may flow either way */
+    uint64_t added_ms;
+    uint64_t tx_seq_reserved;  /* sequence numbers below this may be in use */
+    uint64_t rx_high_seq;      /* highest sequence received from the partner */
+    uint64_t last_receipt_ms;
+} partner_t;
+
+/* Inserts or replaces (by agency) a partner's identity and allowances;
+ * sequence state of an existing partner is kept. */
+int store_partner_upsert(store_t *self, const partner_t *p);
+/* All partners ordered by agency; *out is owned by the caller (free). */
+int store_partners(store_t *self, partner_t **out, size_t *n);
+int store_partner_set_seq_reserved(store_t *self, int64_t pid, uint64_t upto);
+int store_partner_set_rx_high(store_t *self, int64_t pid, uint64_t seq);
+int store_partner_set_last_receipt(store_t *self, int64_t pid, uint64_t ms);
+
+/* ---- indicators ---- */
+typedef enum { STORE_NEW, STORE_UPDATED, STORE_UNCHANGED, STORE_CONFLICT } store_put_t;
+
+/* A locally published indicator. In: type, value, pattern, tlp, confidence,
+ * valid_until_ms. If this node already publishes the same (type, value), it
+ * is UNCHANGED when nothing differs, else a new version (same id, later
+ * modified). Out: id, created/modified/valid_from, origin filled in (strings
+ * point into the indicator or at static/self storage valid until the next
+ * call), and the row id. */
+int store_put_local(store_t *self, const char *agency, Moux__Indicator *ind, int64_t *rid,
+                    store_put_t *res);
+/* An indicator received from partner pid. Later modified wins; an id that
+ * this node holds from elsewhere is a CONFLICT and changes nothing. */
+int store_put_received(store_t *self, int64_t pid, const char *from_agency,
+                       const Moux__Indicator *ind, uint64_t received_ms, int64_t *rid,
+                       store_put_t *res);
+
+/* ---- outbox ---- */
+int store_outbox_put(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms);
+/* Removes the entry if it still holds that version (a newer one stays). */
+int store_outbox_done(store_t *self, int64_t pid, const char *ind_id, uint64_t modified_ms);
+int store_outbox_count(store_t *self, int64_t pid, int64_t *n);
+
+typedef struct {
+    Moux__Indicator **items;
+    int64_t *rids;
+    size_t n;
+} outbox_batch_t;
+/* Up to max entries for pid with row id > after, in row id order. The batch
+ * is owned by the caller (outbox_batch_free). */
+int store_outbox_fetch(store_t *self, int64_t pid, int64_t after, size_t max,
+                       outbox_batch_t *out);
+void outbox_batch_free(outbox_batch_t *b);
+
+/* ---- received batches and receipts ---- */
+/* 1 and the stored receipt frame (*frame owned by caller, free) if this
+ * message id was already received from pid; 0 if not; -1 on error. */
+int store_inbound_find(store_t *self, int64_t pid, const uint8_t msgid[16], uint8_t **frame,
+                       size_t *len);
+/* 1 if pid already used seq for another message, 0 if not, -1 on error. */
+int store_inbound_seq_used(store_t *self, int64_t pid, uint64_t seq);
+int store_inbound_put(store_t *self, int64_t pid, const uint8_t msgid[16], uint64_t seq,
+                      const ProtobufCBinaryData *header, const uint8_t *payload,
+                      size_t payload_len, const uint8_t sig[64], const uint8_t *receipt,
+                      size_t receipt_len);
+int store_receipt_put(store_t *self, int64_t pid, const Moux__ReceiptBody *body,
+                      const ProtobufCBinaryData *raw_body, const ProtobufCBinaryData *sig,
+                      int accepted, int duplicate, int rejected);
+
+/* ---- events (refusals and other decisions, with reasons) ---- */
+int store_event(store_t *self, const char *kind, const char *partner, const char *ind_id,
+                const char *reason, const char *detail);
+
+/* ---- queries ---- */
+typedef struct {
+    const char *type, *value, *from; /* NULL = any; from "local" = ours */
+} store_filter_t;
+typedef struct {
+    const char *id, *type, *value, *pattern, *origin, *from;
+    tlp_t tlp;
+    int confidence, revoked;
+    uint64_t created_ms, modified_ms, valid_from_ms, valid_until_ms, received_ms;
+} store_row_t;
+/* Calls fn for each matching indicator (strings valid during the call). */
+int store_query(store_t *self, const store_filter_t *f,
+                int (*fn)(const store_row_t *row, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,132 @@
+/* moux init: a new node directory with keys, configuration and store. */
+#include "cli.h"
+#include "bundle.h"
+#include "nodekeys.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* For "tcp://HOST:0": asks the kernel for a free port on HOST now, so the
+ * endpoint written into the bundle is fixed before partners see it. */
+static int s_pick_port(char *endpoint, size_t cap)
+{
+    char *colon = strrchr(endpoint + 6, ':');
+    if (strcmp(colon + 1, "0") != 0)
+        return 0;
+    char host[ENDPOINT_MAX];
+    size_t hlen = (size_t)(colon - (endpoint + 6));
+    memcpy(host, endpoint + 6, hlen);
+    host[hlen] = '\0';
+    if (hlen > 2 && host[0] == '[') { /* [::1] */
+        memmove(host, host + 1, hlen - 2);
+        host[hlen - 2] = '\0';
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai = NULL;
+    if (getaddrinfo(host, "0", &hints, &ai) != 0)
+        return -1;
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0), rc = -1;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (fd >= 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        int port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                 : ((struct sockaddr_in6 *)&ss)->sin6_port);
+        snprintf(colon + 1, cap - (size_t)(colon + 1 - endpoint), "%d", port);
+        rc = 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return rc;
+}
+
+/* The node directory: created 0700, or an existing empty one tightened. */
+static int s_make_dir(const char *dir)
+{
+    if (mkdir(dir, 0700) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return cli_fail("%s: %s", dir, strerror(errno));
+    char path[PATH_MAX_MOUX + 16];
+    node_path(dir, "moux.conf", path, sizeof path);
+    if (access(path, F_OK) == 0)
+        return cli_fail("%s: already a node directory (moux.conf exists)", dir);
+    if (chmod(dir, 0700) != 0)
+        return cli_fail("%s: %s", dir, strerror(errno));
+    return 0;
+}
+
+int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+                                         {"agency", required_argument, 0, 'a'},
+                                         {"listen", required_argument, 0, 'l'},
+                                         {"endpoint", required_argument, 0, 'e'},
+                                         {0, 0, 0, 0}};
+    const char *dir_opt = NULL, *agency = NULL, *listen = NULL, *endpoint = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir_opt = optarg; break;
+        case 'a': agency = optarg; break;
+        case 'l': listen = optarg; break;
+        case 'e': endpoint = optarg; break;
+        default: return cli_fail("usage: moux init -d DIR --agency ID --listen tcp://HOST:PORT "
+                                 "[--endpoint tcp://HOST:PORT]");
+        }
+    }
+    const char *dir = cli_dir(dir_opt);
+    if (!dir)
+        return 1;
+    if (!agency || !agency_id_valid(agency))
+        return cli_fail("--agency: give an agency id of 1-64 characters a-z 0-9 . - "
+                        "(e.g. vn.ais)");
+    if (!listen || !endpoint_valid(listen))
+        return cli_fail("--listen: give tcp://HOST:PORT (port 0 picks a free one)");
+    if (endpoint && !endpoint_valid(endpoint))
+        return cli_fail("--endpoint: give tcp://HOST:PORT");
+    config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    str_copy(cfg.dir, sizeof cfg.dir, dir);
+    str_copy(cfg.agency, sizeof cfg.agency, agency);
+    str_copy(cfg.listen, sizeof cfg.listen, listen);
+    if (s_pick_port(cfg.listen, sizeof cfg.listen) != 0)
+        return cli_fail("--listen %s: cannot find a free port on that host", listen);
+    str_copy(cfg.endpoint, sizeof cfg.endpoint, endpoint ? endpoint : cfg.listen);
+    if (s_make_dir(dir) != 0)
+        return 1;
+
+    char err[512];
+    nodekeys_t *keys = nodekeys_generate();
+    store_t *store = NULL;
+    int rc = 1;
+    if (!keys || nodekeys_save(keys, dir, err, sizeof err) != 0 ||
+        config_write_new(&cfg, err, sizeof err) != 0 ||
+        !(store = store_open(dir, STORE_RW, err, sizeof err))) {
+        cli_fail("%s", keys ? err : "out of secure memory");
+        goto out;
+    }
+    unsigned char fp[FP_BYTES];
+    char fps[FP_STRLEN];
+    bundle_fingerprint(cfg.agency, keys->sign_pk, keys->enc_pk, keys->curve_pk, fp);
+    fingerprint_format(fp, fps);
+    printf("created node %s in %s\n  listen      %s\n  fingerprint %s\n"
+           "next: moux bundle -d %s > %s.bundle, give it to each partner, and read them the "
+           "fingerprint\n",
+           cfg.agency, dir, cfg.listen, fps, dir, cfg.agency);
+    rc = 0;
+out:
+    store_destroy(&store);
+    nodekeys_destroy(&keys);
+    return rc;
+}

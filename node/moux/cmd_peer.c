@@ -1,0 +1,197 @@
+/* moux peer add|list: partners and what may flow to each. */
+#include "cli.h"
+#include "bundle.h"
+#include "ctlclient.h"
+#include "policy.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUNDLE_FILE_MAX 8192
+
+static char *s_read_file(const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        cli_fail("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(BUNDLE_FILE_MAX + 1);
+    size_t n = buf ? fread(buf, 1, BUNDLE_FILE_MAX + 1, f) : 0;
+    int bad = !buf || ferror(f) || n > BUNDLE_FILE_MAX || memchr(buf, '\0', n);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        cli_fail("%s: unreadable, too large or binary; a bundle is a small text file", path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static int s_has_partner(store_t *st, const char *agency, const unsigned char *curve_pk,
+                         char *holder, size_t cap)
+{
+    partner_t *ps = NULL;
+    size_t n = 0;
+    int found = 0;
+    if (store_partners(st, &ps, &n) != 0)
+        return -1;
+    for (size_t i = 0; i < n && !found; i++)
+        if (strcmp(ps[i].agency, agency) == 0 || memcmp(ps[i].curve_pk, curve_pk, 32) == 0) {
+            found = 1;
+            str_copy(holder, cap, ps[i].agency);
+        }
+    free(ps);
+    return found;
+}
+
+static int s_add(const char *dir, const char *file, const char *fp_text, const char *types,
+                 const char *max_tlp, int force)
+{
+    config_t cfg;
+    if (cli_config(dir, &cfg) != 0)
+        return 1;
+    partner_t p;
+    memset(&p, 0, sizeof p);
+    const char *bad = NULL;
+    if (policy_types_parse(types, &p.allow_types, &bad) != 0)
+        return cli_fail("--types: unknown indicator type \"%s\"", bad);
+    if (tlp_parse(max_tlp, &p.max_tlp) != 0)
+        return cli_fail("--max-tlp: \"%s\" is not clear, green, amber, amber+strict or red",
+                        max_tlp);
+    char *text = s_read_file(file), err[512], fps[FP_STRLEN];
+    if (!text)
+        return 1;
+    bundle_t b;
+    int rc = bundle_parse(text, file, &b, err, sizeof err);
+    free(text);
+    if (rc != 0)
+        return cli_fail("%s", err);
+    fingerprint_format(b.fp, fps);
+    unsigned char want[FP_BYTES];
+    if (fp_text && fingerprint_parse(fp_text, want) != 0)
+        return cli_fail("--fingerprint: \"%s\" is not a fingerprint (32 base32 symbols)", fp_text);
+    if (fp_text && sodium_memcmp(want, b.fp, FP_BYTES) != 0)
+        return cli_fail("%s: fingerprint mismatch: the bundle of %s has %s, not %s; refusing it "
+                        "(ask the partner's operator, out of band)", file, b.agency, fps, fp_text);
+    if (strcmp(b.agency, cfg.agency) == 0)
+        return cli_fail("%s: that is this node's own bundle (%s)", file, b.agency);
+
+    store_t *st = store_open(dir, STORE_RW, err, sizeof err);
+    if (!st)
+        return cli_fail("%s", err);
+    char holder[AGENCY_MAX + 1] = "";
+    rc = s_has_partner(st, b.agency, b.curve_pk, holder, sizeof holder);
+    if (rc == 1 && !force) {
+        store_destroy(&st);
+        return cli_fail("%s: %s is already a partner (same agency or transport key); use --force "
+                        "to replace it", file, holder);
+    }
+    str_copy(p.agency, sizeof p.agency, b.agency);
+    str_copy(p.endpoint, sizeof p.endpoint, b.endpoint);
+    memcpy(p.sign_pk, b.sign_pk, 32);
+    memcpy(p.enc_pk, b.enc_pk, 32);
+    memcpy(p.curve_pk, b.curve_pk, 32);
+    str_copy(p.fingerprint, sizeof p.fingerprint, fps);
+    p.added_ms = now_ms();
+    rc = rc < 0 || store_partner_upsert(st, &p) != 0;
+    if (rc)
+        cli_fail("%s: cannot store partner: %s", dir, store_errmsg(st));
+    store_destroy(&st);
+    if (rc)
+        return 1;
+    char tl[256];
+    policy_types_format(p.allow_types, tl, sizeof tl);
+    printf("partner %s added (%s)\n  fingerprint %s\n  may flow    types %s, up to TLP:%s\n",
+           p.agency, p.endpoint, fps, tl, tlp_name(p.max_tlp));
+    if (!fp_text)
+        fprintf(stderr, "moux: WARNING: no --fingerprint given: before relying on %s, confirm "
+                        "%s with its operator out of band\n", p.agency, fps);
+    if (ctl_running(dir)) {
+        json_t *req = json_pack("{s:s}", "cmd", "reload"), *reply = cli_call(dir, req, 5000);
+        json_decref(req);
+        if (!reply)
+            return 1;
+        json_decref(reply);
+        printf("  the running node reloaded its partners\n");
+    }
+    return 0;
+}
+
+static int s_list(const char *dir, int as_json)
+{
+    char err[512];
+    store_t *st = store_open(dir, STORE_RO, err, sizeof err);
+    if (!st)
+        return cli_fail("%s", err);
+    partner_t *ps = NULL;
+    size_t n = 0;
+    if (store_partners(st, &ps, &n) != 0) {
+        store_destroy(&st);
+        return cli_fail("%s: cannot read partners", dir);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char tl[256];
+        policy_types_format(ps[i].allow_types, tl, sizeof tl);
+        if (as_json) {
+            json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "agency", ps[i].agency,
+                                  "endpoint", ps[i].endpoint, "fingerprint", ps[i].fingerprint,
+                                  "types", tl, "max_tlp", tlp_name(ps[i].max_tlp));
+            char *line = json_dumps(o, JSON_COMPACT);
+            printf("%s\n", line);
+            free(line);
+            json_decref(o);
+        } else {
+            printf("%-20s %-28s %s\n%-20s types %s, up to TLP:%s\n", ps[i].agency, ps[i].endpoint,
+                   ps[i].fingerprint, "", tl, tlp_name(ps[i].max_tlp));
+        }
+    }
+    if (!as_json && n == 0)
+        printf("no partners yet: moux peer add -d %s BUNDLE --fingerprint FP\n", dir);
+    free(ps);
+    store_destroy(&st);
+    return 0;
+}
+
+int cmd_peer(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dir", required_argument, 0, 'd'},   {"fingerprint", required_argument, 0, 'f'},
+        {"types", required_argument, 0, 't'}, {"max-tlp", required_argument, 0, 'm'},
+        {"force", no_argument, 0, 'F'},       {"json", no_argument, 0, 'j'},
+        {0, 0, 0, 0}};
+    static const char *usage =
+        "usage: moux peer add -d DIR BUNDLE [--fingerprint FP] [--types all|T,T...] "
+        "[--max-tlp LEVEL] [--force]\n       moux peer list -d DIR [--json]";
+    if (argc < 2)
+        return cli_fail("%s", usage);
+    const char *sub = argv[1], *dir_opt = NULL, *fp = NULL, *types = "all", *tlp = "green";
+    int force = 0, as_json = 0, c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir_opt = optarg; break;
+        case 'f': fp = optarg; break;
+        case 't': types = optarg; break;
+        case 'm': tlp = optarg; break;
+        case 'F': force = 1; break;
+        case 'j': as_json = 1; break;
+        default: return cli_fail("%s", usage);
+        }
+    }
+    const char *dir = cli_dir(dir_opt);
+    if (!dir)
+        return 1;
+    if (strcmp(sub, "add") == 0 && optind == argc - 1)
+        return s_add(dir, argv[optind], fp, types, tlp, force);
+    if (strcmp(sub, "list") == 0 && optind == argc)
+        return s_list(dir, as_json);
+    return cli_fail("%s", usage);
+}

@@ -1,0 +1,239 @@
+/* moux publish: one indicator, or a file of "type,value[,tlp]" lines, handed
+ * to the running node. Lines are checked here first so errors name the
+ * line; the node checks everything again. */
+#include "cli.h"
+#include "indicator.h"
+#include "tlp.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 5000        /* items per control request */
+#define LINE_MAX_BYTES 8192
+
+typedef struct {
+    const char *dir;
+    json_t *pending;      /* items not yet sent */
+    int *lines;           /* source line of each pending item */
+    size_t sent, n_new, n_updated, n_unchanged, n_refused;
+    const char *source;
+    int progress;
+} s_pub_t;
+
+static int s_flush(s_pub_t *s)
+{
+    size_t n = json_array_size(s->pending);
+    if (n == 0)
+        return 0;
+    json_t *req = json_pack("{s:s, s:O}", "cmd", "publish", "items", s->pending);
+    json_t *reply = cli_call(s->dir, req, 120000);
+    json_decref(req);
+    if (!reply)
+        return -1;
+    json_t *results = json_object_get(reply, "results");
+    for (size_t i = 0; i < json_array_size(results); i++) {
+        json_t *r = json_array_get(results, i);
+        const char *st = json_string_value(json_object_get(r, "status"));
+        if (!st)
+            continue;
+        if (strcmp(st, "new") == 0)
+            s->n_new++;
+        else if (strcmp(st, "updated") == 0)
+            s->n_updated++;
+        else if (strcmp(st, "unchanged") == 0)
+            s->n_unchanged++;
+        else {
+            s->n_refused++;
+            fprintf(stderr, "moux: %s:%d: refused by the node: %s\n", s->source, s->lines[i],
+                    json_string_value(json_object_get(r, "reason")));
+        }
+        if (n == 1 && !s->progress && json_object_get(r, "id"))
+            printf("%s %s\n", json_string_value(json_object_get(r, "id")), st);
+    }
+    json_decref(reply);
+    s->sent += n;
+    json_array_clear(s->pending);
+    if (s->progress)
+        fprintf(stderr, "moux: %zu items sent to the node\n", s->sent);
+    return 0;
+}
+
+/* Validates one item locally and appends it to the pending chunk: 0 added,
+ * 1 refused here (reported), -1 the node could not be reached. */
+static int s_add(s_pub_t *s, int line, const char *type, const char *value, const char *tlp,
+                 long confidence, uint64_t until)
+{
+    ind_type_t t;
+    tlp_t level;
+    char norm[IND_VALUE_MAX + 1];
+    const char *why = NULL;
+    if (ind_type_parse(type, &t) != 0)
+        why = "unknown indicator type (ipv4-addr, ipv6-addr, domain-name, url, email-addr, "
+              "file:md5, file:sha1, file:sha256)";
+    else if (tlp_parse(tlp, &level) != 0)
+        why = "unknown TLP (clear, green, amber, amber+strict, red)";
+    else
+        ind_normalise(t, value, norm, sizeof norm, &why); /* sets why on failure */
+    if (why) {
+        fprintf(stderr, "moux: %s:%d: %s \"%.80s\": %s\n", s->source, line, type, value, why);
+        s->n_refused++;
+        return 1;
+    }
+    json_array_append_new(s->pending,
+                          json_pack("{s:s, s:s, s:s, s:I, s:I}", "type", ind_type_name(t),
+                                    "value", norm, "tlp", tlp_name(level), "confidence",
+                                    (json_int_t)confidence, "valid_until_ms", (json_int_t)until));
+    s->lines[json_array_size(s->pending) - 1] = line;
+    return json_array_size(s->pending) >= CHUNK ? s_flush(s) : 0;
+}
+
+/* Splits "type,value[,tlp]"; a value holding commas may be "double quoted". */
+static const char *s_split(char *line, char **type, char **value, char **tlp)
+{
+    char *comma = strchr(line, ',');
+    if (!comma)
+        return "expected type,value[,tlp]";
+    *comma = '\0';
+    *type = line;
+    char *rest = comma + 1;
+    *tlp = NULL;
+    if (*rest == '"') {
+        char *w = rest, *r = rest + 1;
+        for (;; r++) {
+            if (*r == '\0')
+                return "unterminated quoted value";
+            if (*r == '"' && r[1] == '"')
+                *w++ = *r++;
+            else if (*r == '"')
+                break;
+            else
+                *w++ = *r;
+        }
+        *w = '\0';
+        *value = rest;
+        r++;
+        if (*r == ',')
+            *tlp = r + 1;
+        else if (*r != '\0')
+            return "unexpected text after the quoted value";
+        return NULL;
+    }
+    *value = rest;
+    char *last = strrchr(rest, ',');
+    if (last) {
+        *last = '\0';
+        *tlp = last + 1;
+    }
+    return NULL;
+}
+
+static int s_publish_file(s_pub_t *s, const char *path, const char *default_tlp, long conf,
+                          uint64_t until)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f)
+        return cli_fail("%s: %s", path, strerror(errno));
+    char *line = malloc(LINE_MAX_BYTES);
+    int lineno = 0, rc = 0;
+    s->progress = 1;
+    while (line && fgets(line, LINE_MAX_BYTES, f)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len && line[len - 1] != '\n' && !feof(f)) {
+            fprintf(stderr, "moux: %s:%d: line longer than %d bytes; skipped\n", path, lineno,
+                    LINE_MAX_BYTES);
+            s->n_refused++;
+            int ch;
+            while ((ch = fgetc(f)) != EOF && ch != '\n')
+                ;
+            continue;
+        }
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0 || line[0] == '#')
+            continue;
+        char *type, *value, *tlp;
+        const char *why = s_split(line, &type, &value, &tlp);
+        if (why) {
+            fprintf(stderr, "moux: %s:%d: %s\n", path, lineno, why);
+            s->n_refused++;
+            continue;
+        }
+        if (s_add(s, lineno, type, value, tlp && *tlp ? tlp : default_tlp, conf, until) < 0) {
+            rc = 1;
+            break;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    free(line);
+    if (rc == 0 && s_flush(s) != 0)
+        rc = 1;
+    return rc;
+}
+
+int cmd_publish(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dir", required_argument, 0, 'd'},        {"type", required_argument, 0, 't'},
+        {"value", required_argument, 0, 'v'},      {"tlp", required_argument, 0, 'l'},
+        {"confidence", required_argument, 0, 'c'}, {"valid-until", required_argument, 0, 'u'},
+        {"file", required_argument, 0, 'f'},       {0, 0, 0, 0}};
+    static const char *usage =
+        "usage: moux publish -d DIR --type TYPE --value VALUE [--tlp LEVEL] [--confidence N] "
+        "[--valid-until TIME]\n       moux publish -d DIR --file FILE [--tlp LEVEL] ...";
+    const char *dir_opt = NULL, *type = NULL, *value = NULL, *tlp = "amber", *file = NULL;
+    const char *until_text = NULL;
+    long conf = 50;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'd': dir_opt = optarg; break;
+        case 't': type = optarg; break;
+        case 'v': value = optarg; break;
+        case 'l': tlp = optarg; break;
+        case 'f': file = optarg; break;
+        case 'u': until_text = optarg; break;
+        case 'c':
+            conf = strtol(optarg, &end, 10);
+            if (*end || end == optarg || conf < 0 || conf > 100)
+                return cli_fail("--confidence: \"%s\" is not a number from 0 to 100", optarg);
+            break;
+        default: return cli_fail("%s", usage);
+        }
+    }
+    const char *dir = cli_dir(dir_opt);
+    if (!dir)
+        return 1;
+    if (optind != argc || (!file == !(type && value)) || (file && (type || value)))
+        return cli_fail("%s", usage);
+    uint64_t until = 0;
+    if (until_text && parse_time_ms(until_text, &until) != 0)
+        return cli_fail("--valid-until: \"%s\" is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or +Nd/+Nh",
+                        until_text);
+    s_pub_t s = {.dir = dir, .pending = json_array(), .lines = calloc(CHUNK, sizeof(int)),
+                 .source = file ? file : "--value"};
+    if (!s.pending || !s.lines)
+        return cli_fail("out of memory");
+    int rc;
+    if (file) {
+        rc = s_publish_file(&s, file, tlp, conf, until);
+    } else {
+        rc = s_add(&s, 1, type, value, tlp, conf, until) != 0;
+        if (rc == 0)
+            rc = s_flush(&s) != 0;
+    }
+    if (file || s.n_refused)
+        printf("published %zu: %zu new, %zu updated, %zu unchanged, %zu refused\n",
+               s.n_new + s.n_updated + s.n_unchanged, s.n_new, s.n_updated, s.n_unchanged,
+               s.n_refused);
+    json_decref(s.pending);
+    free(s.lines);
+    return rc || s.n_refused ? 1 : 0;
+}

@@ -1,0 +1,93 @@
+/* moux: the operator's command-line tool. */
+#include "cli.h"
+#include "ctlclient.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_cmd_t s_cmds[] = {
+    {"init", cmd_init, "-d DIR --agency ID --listen tcp://HOST:PORT",
+     "create a node: directory, keys, configuration, store"},
+    {"bundle", cmd_bundle, "-d DIR [--fingerprint]",
+     "print this node's public bundle (or only its fingerprint)"},
+    {"peer", cmd_peer, "add|list -d DIR ...", "import a partner's bundle; list partners"},
+    {"publish", cmd_publish, "-d DIR (--type T --value V | --file FILE) ...",
+     "hand indicators to the running node"},
+    {"query", cmd_query, "-d DIR [--type T] [--value V] [--from AGENCY] [--json]",
+     "search the node's store"},
+    {"status", cmd_status, "-d DIR [--json]", "links, outboxes and receipts"},
+    {"wait", cmd_wait, "-d DIR [--timeout SECONDS]",
+     "wait until the node runs and every partner link is up"},
+};
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("moux: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+const char *cli_dir(const char *opt)
+{
+    const char *dir = opt ? opt : getenv("MOUX_DIR");
+    if (!dir)
+        cli_fail("no node directory: give -d DIR or set MOUX_DIR");
+    return dir;
+}
+
+int cli_config(const char *dir, config_t *cfg)
+{
+    char err[512];
+    if (config_load(dir, cfg, err, sizeof err) != 0)
+        return cli_fail("%s", err);
+    return 0;
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out, "usage: moux COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
+        fprintf(out, "  %-8s %s\n           %s\n", s_cmds[i].name, s_cmds[i].args,
+                s_cmds[i].help);
+    fprintf(out, "\nEvery command takes -d DIR (or $MOUX_DIR); see docs/OPERATING.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        s_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (sodium_init() < 0)
+        return cli_fail("libsodium failed to initialise");
+    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
+        if (strcmp(argv[1], s_cmds[i].name) == 0)
+            return s_cmds[i].fn(argc - 1, argv + 1);
+    cli_fail("unknown command \"%s\"", argv[1]);
+    s_usage(stderr);
+    return 2;
+}
+
+json_t *cli_call(const char *dir, json_t *req, int timeout_ms)
+{
+    char err[512];
+    json_t *reply = ctl_call(dir, req, timeout_ms, err, sizeof err);
+    if (!reply) {
+        cli_fail("%s", err);
+        return NULL;
+    }
+    if (!json_is_true(json_object_get(reply, "ok"))) {
+        cli_fail("the node refused: %s", json_string_value(json_object_get(reply, "error")));
+        json_decref(reply);
+        return NULL;
+    }
+    return reply;
+}

@@ -1,0 +1,214 @@
+/* The control socket: a REP socket at ipc://DIR/control.sock (0600, in a
+ * 0700 directory) serving the moux CLI. One JSON object per request and per
+ * reply; docs/OPERATING.md lists the commands. */
+#include "daemon.h"
+#include "log.h"
+#include "policy.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define CTL_MAX_REQUEST (32 * 1024 * 1024)
+#define CTL_MAX_ITEMS 100000
+
+int ctl_start(daemon_t *d, char *err, size_t errlen)
+{
+    char path[PATH_MAX_MOUX + 32], ep[PATH_MAX_MOUX + 48];
+    node_path(d->cfg.dir, "control.sock", path, sizeof path);
+    snprintf(ep, sizeof ep, "ipc://%s", path);
+    unlink(path); /* stale from a crash; the lock file proves no other mouxd owns it */
+    d->ctl = zmq_socket(d->zctx, ZMQ_REP);
+    int64_t maxmsg = CTL_MAX_REQUEST;
+    mode_t old = umask(077);
+    int rc = d->ctl ? zmq_setsockopt(d->ctl, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) : -1;
+    if (rc == 0)
+        rc = zmq_bind(d->ctl, ep);
+    umask(old);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: cannot bind control socket: %s", path,
+                 zmq_strerror(zmq_errno()));
+    return rc;
+}
+
+static json_t *s_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *s_error(const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *s_status(daemon_t *d)
+{
+    json_t *partners = json_array();
+    for (size_t i = 0; i < d->n_links; i++) {
+        link_t *l = d->links[i];
+        const partner_t *p = link_partner(l);
+        int64_t outbox = 0;
+        store_outbox_count(d->store, p->pid, &outbox);
+        char when[32], types[256];
+        policy_types_format(p->allow_types, types, sizeof types);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "agency", p->agency,
+                              "link", link_is_up(l) ? "up" : "down", "endpoint", p->endpoint,
+                              "outbox", (json_int_t)outbox, "types", types, "max_tlp",
+                              tlp_name(p->max_tlp), "refused_in",
+                              (json_int_t)link_refused_in(l));
+        if (link_last_receipt(l)) {
+            format_time_ms(link_last_receipt(l), when);
+            json_object_set_new(o, "last_receipt", json_string(when));
+        } else {
+            json_object_set_new(o, "last_receipt", json_null());
+        }
+        const char *e = link_last_error(l);
+        json_object_set_new(o, "last_error", e[0] ? json_string(e) : json_null());
+        json_array_append_new(partners, o);
+    }
+    char started[32];
+    format_time_ms(d->started_ms, started);
+    return json_pack("{s:b, s:s, s:s, s:s, s:o}", "ok", 1, "agency", d->cfg.agency, "listen",
+                     d->cfg.listen, "started", started, "partners", partners);
+}
+
+/* Fills one publish item from its JSON object; returns NULL or the reason. */
+static const char *s_item_from_json(json_t *o, publish_item_t *it, char *value, char *pattern)
+{
+    const char *type = NULL, *val = NULL, *tlp = "amber";
+    json_int_t conf = 50, until = 0;
+    if (json_unpack(o, "{s:s, s:s, s?s, s?I, s?I}", "type", &type, "value", &val, "tlp", &tlp,
+                    "confidence", &conf, "valid_until_ms", &until) != 0)
+        return "item needs string \"type\" and \"value\"";
+    ind_type_t t;
+    tlp_t level;
+    const char *why = NULL;
+    if (ind_type_parse(type, &t) != 0)
+        return "unknown indicator type";
+    if (tlp_parse(tlp, &level) != 0)
+        return "unknown TLP";
+    if (conf < 0 || conf > 100)
+        return "confidence must be 0-100";
+    if (until < 0)
+        return "valid_until_ms must not be negative";
+    if (ind_normalise(t, val, value, IND_VALUE_MAX + 1, &why) != 0)
+        return why;
+    if (ind_pattern(t, value, pattern, IND_PATTERN_MAX + 1) != 0)
+        return "value too long for a pattern";
+    moux__indicator__init(&it->ind);
+    it->ind.type = (char *)ind_type_name(t);
+    it->ind.value = value;
+    it->ind.pattern = pattern;
+    it->ind.tlp = (Moux__Tlp)level;
+    it->ind.confidence = (uint32_t)conf;
+    it->ind.valid_until_ms = (uint64_t)until;
+    return NULL;
+}
+
+static json_t *s_publish(daemon_t *d, json_t *req)
+{
+    json_t *arr = json_object_get(req, "items");
+    if (!json_is_array(arr))
+        return s_error("publish needs an \"items\" array");
+    size_t n = json_array_size(arr);
+    if (n > CTL_MAX_ITEMS)
+        return s_error("too many items in one request (max 100000)");
+    publish_item_t *items = calloc(n ? n : 1, sizeof *items);
+    char *values = malloc((n ? n : 1) * (IND_VALUE_MAX + 1));
+    char *patterns = malloc((n ? n : 1) * (IND_PATTERN_MAX + 1));
+    json_t *reply = NULL;
+    if (!items || !values || !patterns) {
+        reply = s_error("out of memory");
+        goto out;
+    }
+    /* Refused items are reported, valid ones still go in. */
+    size_t good = 0;
+    publish_item_t *valid = calloc(n ? n : 1, sizeof *valid);
+    size_t *map = calloc(n ? n : 1, sizeof *map);
+    if (!valid || !map) {
+        free(valid);
+        free(map);
+        reply = s_error("out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *why = s_item_from_json(json_array_get(arr, i), &items[i],
+                                           values + i * (IND_VALUE_MAX + 1),
+                                           patterns + i * (IND_PATTERN_MAX + 1));
+        if (why) {
+            items[i].status = "refused";
+            items[i].reason = why;
+        } else {
+            map[good] = i;
+            valid[good++] = items[i];
+        }
+    }
+    int rc = daemon_publish(d, valid, good);
+    for (size_t j = 0; j < good; j++)
+        items[map[j]] = valid[j];
+    free(valid);
+    free(map);
+    if (rc != 0) {
+        reply = s_error("store failed: %s", store_errmsg(d->store));
+        goto out;
+    }
+    json_t *results = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_pack("{s:s}", "status", items[i].status);
+        if (items[i].id[0])
+            json_object_set_new(r, "id", json_string(items[i].id));
+        if (items[i].reason)
+            json_object_set_new(r, "reason", json_string(items[i].reason));
+        json_array_append_new(results, r);
+    }
+    reply = json_pack("{s:b, s:o}", "ok", 1, "results", results);
+out:
+    free(items);
+    free(values);
+    free(patterns);
+    return reply;
+}
+
+static json_t *s_dispatch(daemon_t *d, json_t *req)
+{
+    const char *cmd = json_string_value(json_object_get(req, "cmd"));
+    if (!cmd)
+        return s_error("request needs a \"cmd\"");
+    if (strcmp(cmd, "status") == 0)
+        return s_status(d);
+    if (strcmp(cmd, "publish") == 0)
+        return s_publish(d, req);
+    if (strcmp(cmd, "reload") == 0) {
+        if (daemon_reload(d) != 0)
+            return s_error("reload failed; see the daemon log");
+        return json_pack("{s:b}", "ok", 1);
+    }
+    return s_error("unknown command \"%s\"", cmd);
+}
+
+void ctl_on_request(daemon_t *d)
+{
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, d->ctl, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&msg);
+        return;
+    }
+    json_error_t jerr;
+    json_t *req = json_loadb(zmq_msg_data(&msg), zmq_msg_size(&msg), 0, &jerr);
+    zmq_msg_close(&msg);
+    json_t *reply = req ? s_dispatch(d, req) : s_error("request is not JSON: %s", jerr.text);
+    char *text = json_dumps(reply, JSON_COMPACT);
+    if (!text || zmq_send(d->ctl, text, strlen(text), 0) < 0)
+        log_error("CTL-REPLY", "cannot answer control request: %s", zmq_strerror(zmq_errno()));
+    free(text);
+    json_decref(reply);
+    json_decref(req);
+}

@@ -1,0 +1,272 @@
+/* The daemon: start-up, the poll loop, reload, publishing, shutdown. */
+#include "daemon.h"
+#include "log.h"
+#include "policy.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <zmq.h>
+
+static volatile sig_atomic_t s_stop, s_hup;
+
+static void s_on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        s_hup = 1;
+    else
+        s_stop = 1;
+}
+
+static void s_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* One mouxd per node directory. */
+static int s_lock(daemon_t *d, char *err, size_t errlen)
+{
+    char path[PATH_MAX_MOUX + 16];
+    node_path(d->cfg.dir, "mouxd.lock", path, sizeof path);
+    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen, "%s: %s", path,
+                 errno == EWOULDBLOCK ? "another mouxd is running on this node" : strerror(errno));
+        return -1;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(d->lock_fd, 0) != 0 || write(d->lock_fd, pid, (size_t)n) != n)
+        log_warn("LOCK-PID", "%s: cannot record pid", path);
+    return 0;
+}
+
+static int s_setopt_int(void *sock, int opt, int val)
+{
+    return zmq_setsockopt(sock, opt, &val, sizeof val);
+}
+
+static int s_open_router(daemon_t *d, char *err, size_t errlen)
+{
+    d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
+    int64_t maxmsg = d->cfg.max_message_bytes;
+    int hb = (int)d->cfg.heartbeat_ms;
+    if (!d->router || s_setopt_int(d->router, ZMQ_CURVE_SERVER, 1) ||
+        zmq_setsockopt(d->router, ZMQ_CURVE_SECRETKEY, d->keys->curve_sk, 32) ||
+        zmq_setsockopt(d->router, ZMQ_ZAP_DOMAIN, "moux", 4) ||
+        zmq_setsockopt(d->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
+        s_setopt_int(d->router, ZMQ_ROUTER_MANDATORY, 1) ||
+        s_setopt_int(d->router, ZMQ_LINGER, 0) ||
+        s_setopt_int(d->router, ZMQ_HEARTBEAT_IVL, hb) ||
+        s_setopt_int(d->router, ZMQ_HEARTBEAT_TIMEOUT, hb * 3) ||
+        s_setopt_int(d->router, ZMQ_HEARTBEAT_TTL, hb * 3) ||
+        zmq_bind(d->router, d->cfg.listen) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", d->cfg.listen, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return 0;
+}
+
+static void s_drop_links(daemon_t *d)
+{
+    for (size_t i = 0; i < d->n_links; i++)
+        link_destroy(&d->links[i]);
+    free(d->links);
+    d->links = NULL;
+    d->n_links = 0;
+}
+
+int daemon_reload(daemon_t *d)
+{
+    partner_t *ps = NULL;
+    size_t n = 0;
+    if (store_partners(d->store, &ps, &n) != 0) {
+        log_error("RELOAD", "cannot read partners: %s", store_errmsg(d->store));
+        return -1;
+    }
+    s_drop_links(d); /* in-flight batches are resent from the outbox */
+    d->links = calloc(n ? n : 1, sizeof *d->links);
+    if (!d->links) {
+        free(ps);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        link_t *l = link_new(d, &ps[i]);
+        if (l)
+            d->links[d->n_links++] = l;
+    }
+    free(ps);
+    log_info("PARTNERS", "%zu partner(s) loaded", d->n_links);
+    return 0;
+}
+
+link_t *daemon_link_by_agency(daemon_t *d, const char *agency)
+{
+    for (size_t i = 0; i < d->n_links; i++)
+        if (strcmp(link_partner(d->links[i])->agency, agency) == 0)
+            return d->links[i];
+    return NULL;
+}
+
+int daemon_init(daemon_t *d, const char *dir, char *err, size_t errlen)
+{
+    memset(d, 0, sizeof *d);
+    d->lock_fd = -1;
+    d->started_ms = now_ms();
+    if (config_load(dir, &d->cfg, err, errlen) != 0 || s_lock(d, err, errlen) != 0)
+        return -1;
+    log_set_level(strcmp(d->cfg.log_level, "debug") == 0 ? LOG_LVL_DEBUG
+                  : strcmp(d->cfg.log_level, "warn") == 0 ? LOG_LVL_WARN
+                  : strcmp(d->cfg.log_level, "error") == 0 ? LOG_LVL_ERROR
+                  : LOG_LVL_INFO);
+    d->keys = nodekeys_load(dir, err, errlen);
+    if (!d->keys)
+        return -1;
+    d->store = store_open(dir, STORE_RW, err, errlen);
+    if (!d->store)
+        return -1;
+    d->zctx = zmq_ctx_new();
+    if (!d->zctx || zap_start(d) != 0) {
+        snprintf(err, errlen, "cannot start ZeroMQ: %s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    if (s_open_router(d, err, errlen) != 0 || ctl_start(d, err, errlen) != 0)
+        return -1;
+    if (daemon_reload(d) != 0) {
+        snprintf(err, errlen, "cannot load partners");
+        return -1;
+    }
+    s_signals();
+    log_info("STARTED", "agency %s listening on %s", d->cfg.agency, d->cfg.listen);
+    return 0;
+}
+
+/* Queues one published item for every partner the policy allows. */
+static int s_queue_for_partners(daemon_t *d, int64_t rid, const Moux__Indicator *ind)
+{
+    for (size_t j = 0; j < d->n_links; j++) {
+        const partner_t *p = link_partner(d->links[j]);
+        const char *reason = policy_outbound(p, ind);
+        int rc = reason ? store_event(d->store, "outbound-refused", p->agency, ind->id, reason,
+                                      ind->type)
+                        : store_outbox_put(d->store, p->pid, rid, ind->modified_ms);
+        if (rc != 0)
+            return -1;
+        if (reason)
+            log_info("OUTBOUND-REFUSED", "%s not sent to %s: %s", ind->id, p->agency, reason);
+    }
+    return 0;
+}
+
+int daemon_publish(daemon_t *d, publish_item_t *items, size_t n)
+{
+    static const char *names[] = {"new", "updated", "unchanged", "refused"};
+    if (store_begin(d->store) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int64_t rid = 0;
+        store_put_t res;
+        if (store_put_local(d->store, d->cfg.agency, &items[i].ind, &rid, &res) != 0)
+            goto fail;
+        str_copy(items[i].id, sizeof items[i].id, items[i].ind.id);
+        items[i].status = names[res];
+        if (res != STORE_UNCHANGED && s_queue_for_partners(d, rid, &items[i].ind) != 0)
+            goto fail;
+    }
+    /* The outbox rows commit with the indicators: nothing published is lost
+     * and nothing is queued that was not stored. */
+    if (store_commit(d->store) != 0)
+        goto fail;
+    for (size_t j = 0; j < d->n_links; j++)
+        link_pump(d->links[j]);
+    return 0;
+fail:
+    log_error("PUBLISH-FAILED", "store: %s", store_errmsg(d->store));
+    store_rollback(d->store);
+    return -1;
+}
+
+int daemon_run(daemon_t *d)
+{
+    while (!s_stop) {
+        if (s_hup) {
+            s_hup = 0;
+            log_info("SIGHUP", "reloading partners");
+            daemon_reload(d);
+        }
+        size_t n = 3 + 2 * d->n_links;
+        zmq_pollitem_t *items = calloc(n, sizeof *items);
+        if (!items)
+            return -1;
+        items[0] = (zmq_pollitem_t){d->router, 0, ZMQ_POLLIN, 0};
+        items[1] = (zmq_pollitem_t){d->zap, 0, ZMQ_POLLIN, 0};
+        items[2] = (zmq_pollitem_t){d->ctl, 0, ZMQ_POLLIN, 0};
+        for (size_t i = 0; i < d->n_links; i++) {
+            items[3 + 2 * i] = (zmq_pollitem_t){link_dealer(d->links[i]), 0, ZMQ_POLLIN, 0};
+            items[4 + 2 * i] = (zmq_pollitem_t){link_monitor(d->links[i]), 0, ZMQ_POLLIN, 0};
+        }
+        int rc = zmq_poll(items, (int)n, 100);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            log_error("POLL", "%s", zmq_strerror(zmq_errno()));
+            free(items);
+            return -1;
+        }
+        if (rc > 0) {
+            if (items[1].revents & ZMQ_POLLIN)
+                zap_on_request(d);
+            if (items[0].revents & ZMQ_POLLIN)
+                inbound_on_router(d);
+            size_t links = d->n_links; /* a control "reload" may rebuild them */
+            for (size_t i = 0; i < links && i < d->n_links; i++) {
+                if (items[4 + 2 * i].revents & ZMQ_POLLIN)
+                    link_on_monitor(d->links[i]);
+                if (items[3 + 2 * i].revents & ZMQ_POLLIN)
+                    link_on_dealer(d->links[i]);
+            }
+            if (items[2].revents & ZMQ_POLLIN)
+                ctl_on_request(d);
+        }
+        free(items);
+        uint64_t now = mono_ms();
+        for (size_t i = 0; i < d->n_links; i++) {
+            link_tick(d->links[i], now);
+            link_pump(d->links[i]);
+        }
+    }
+    log_info("STOPPING", "signal received; shutting down");
+    return 0;
+}
+
+void daemon_fini(daemon_t *d)
+{
+    s_drop_links(d);
+    if (d->router)
+        zmq_close(d->router);
+    if (d->ctl) {
+        char path[PATH_MAX_MOUX + 32];
+        zmq_close(d->ctl);
+        node_path(d->cfg.dir, "control.sock", path, sizeof path);
+        unlink(path);
+    }
+    if (d->zap)
+        zmq_close(d->zap);
+    if (d->zctx)
+        zmq_ctx_term(d->zctx);
+    store_destroy(&d->store);
+    nodekeys_destroy(&d->keys);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
+}

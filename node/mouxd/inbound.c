@@ -1,0 +1,300 @@
+/* Batches arriving on the ROUTER. The sender is the agency bound to the
+ * CURVE key that ZAP admitted (the User-Id property), never the routing id.
+ * Every check refuses with a reason code that is logged, recorded in the
+ * event table and, where the batch can be named, sent back in a signed
+ * receipt. Accepted items and the batch's signed plaintext are committed in
+ * one transaction before the receipt leaves. */
+#include "daemon.h"
+#include "envelope.h"
+#include "log.h"
+#include "policy.h"
+#include "reason.h"
+#include "receipt.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+/* How far below the highest sequence seen a late batch is still taken. */
+#define SEQ_WINDOW 4096
+#define BATCH_ITEMS_MAX 1024
+
+typedef struct {
+    daemon_t *d;
+    link_t *link;
+    const partner_t *p;
+    zmq_msg_t *route;
+} s_ctx_t;
+
+static void s_reply(s_ctx_t *c, const uint8_t *frame, size_t len)
+{
+    if (zmq_send(c->d->router, zmq_msg_data(c->route), zmq_msg_size(c->route),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(c->d->router, frame, len, ZMQ_DONTWAIT) < 0)
+        log_warn("RECEIPT-UNSENT", "partner %s: cannot send receipt: %s (it will retry)",
+                 c->p->agency, zmq_strerror(zmq_errno()));
+}
+
+static void s_refuse(s_ctx_t *c, const Moux__BatchHeader *h, const char *reason)
+{
+    daemon_t *d = c->d;
+    link_count_refusal(c->link);
+    log_warn("BATCH-REFUSED", "partner %s: batch seq %llu refused: %s", c->p->agency,
+             h ? (unsigned long long)h->sequence : 0ULL, reason);
+    store_event(d->store, "batch-refused", c->p->agency, NULL, reason, NULL);
+    if (!h)
+        return; /* nothing to name in a receipt */
+    Moux__ReceiptBody b = MOUX__RECEIPT_BODY__INIT;
+    b.version = PROTOCOL_VERSION;
+    b.sender = d->cfg.agency;
+    b.recipient = (char *)c->p->agency;
+    b.signer_key_id = (ProtobufCBinaryData){KEYID_BYTES, d->keys->sign_id};
+    b.message_id = h->message_id;
+    b.timestamp_ms = now_ms();
+    b.status = MOUX__BATCH_STATUS__BATCH_REFUSED;
+    b.reason = (char *)reason;
+    b.sequence = h->sequence;
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    if (receipt_seal(&b, d->keys->sign_sk, &frame, &len) == 0)
+        s_reply(c, frame, len);
+    free(frame);
+}
+
+/* Header checks that need the node's state. */
+static const char *s_check_header(s_ctx_t *c, const Moux__BatchHeader *h)
+{
+    daemon_t *d = c->d;
+    unsigned char kid[KEYID_BYTES];
+    keyid_of(c->p->sign_pk, 32, kid);
+    uint64_t now = now_ms(), skew = (uint64_t)d->cfg.clock_skew_seconds * 1000u;
+    if (strcmp(h->sender, c->p->agency) != 0)
+        return REASON_SENDER_MISMATCH;
+    if (strcmp(h->recipient, d->cfg.agency) != 0)
+        return REASON_WRONG_RECIPIENT;
+    if (memcmp(h->sender_key_id.data, kid, KEYID_BYTES) != 0)
+        return REASON_UNKNOWN_SENDER_KEY;
+    if (memcmp(h->recipient_key_id.data, d->keys->enc_id, KEYID_BYTES) != 0)
+        return REASON_WRONG_RECIPIENT_KEY;
+    if (h->timestamp_ms + skew < now || h->timestamp_ms > now + skew)
+        return REASON_STALE_TIMESTAMP;
+    return NULL;
+}
+
+/* The shape every received item must have before policy looks at it. */
+static const char *s_check_item(const Moux__Indicator *ind)
+{
+    ind_type_t type;
+    char norm[IND_VALUE_MAX + 1];
+    const char *why = NULL;
+    if (!ind_id_valid(ind->id) || ind_type_parse(ind->type, &type) != 0 ||
+        (unsigned)ind->tlp > MOUX__TLP__TLP_RED || ind->confidence > 100 ||
+        ind->modified_ms < ind->created_ms || strlen(ind->pattern) > IND_PATTERN_MAX ||
+        (ind->origin[0] && !agency_id_valid(ind->origin)) || ind->n_hops > 16)
+        return REASON_INVALID_ITEM;
+    for (size_t i = 0; i < ind->n_hops; i++)
+        if (!agency_id_valid(ind->hops[i]))
+            return REASON_INVALID_ITEM;
+    if (ind_normalise(type, ind->value, norm, sizeof norm, &why) != 0 ||
+        strcmp(norm, ind->value) != 0)
+        return REASON_INVALID_VALUE;
+    return NULL;
+}
+
+static Moux__ItemStatus s_store_item(s_ctx_t *c, const Moux__Indicator *ind, const char **reason)
+{
+    *reason = s_check_item(ind);
+    if (!*reason)
+        *reason = policy_inbound(c->p, ind);
+    if (*reason)
+        return MOUX__ITEM_STATUS__ITEM_REJECTED;
+    int64_t rid = 0;
+    store_put_t res;
+    if (store_put_received(c->d->store, c->p->pid, c->p->agency, ind, now_ms(), &rid, &res) != 0) {
+        *reason = REASON_STORE_FAILED;
+        return (Moux__ItemStatus)-1;
+    }
+    if (res == STORE_CONFLICT) {
+        *reason = "id-conflict";
+        return MOUX__ITEM_STATUS__ITEM_REJECTED;
+    }
+    return res == STORE_UNCHANGED ? MOUX__ITEM_STATUS__ITEM_DUPLICATE
+                                  : MOUX__ITEM_STATUS__ITEM_ACCEPTED;
+}
+
+/* Stores the items, the batch and its receipt in one transaction, then
+ * answers. On a store failure nothing is receipted: the sender retries. */
+static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHeader *h,
+                     const Moux__Batch *batch, const uint8_t *payload, size_t plen,
+                     const uint8_t sig[64])
+{
+    daemon_t *d = c->d;
+    size_t n = batch->n_items;
+    Moux__ItemResult *res = calloc(n ? n : 1, sizeof *res);
+    Moux__ItemResult **resp = calloc(n ? n : 1, sizeof *resp);
+    uint8_t hash[BATCH_HASH_BYTES], *frame = NULL;
+    size_t flen = 0, refused = 0;
+    if (!res || !resp || store_begin(d->store) != 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        const Moux__Indicator *ind = batch->items[i];
+        moux__item_result__init(&res[i]);
+        resp[i] = &res[i];
+        res[i].id = ind->id;
+        res[i].modified_ms = ind->modified_ms;
+        const char *reason = "";
+        res[i].status = s_store_item(c, ind, &reason);
+        if ((int)res[i].status < 0)
+            goto fail;
+        if (res[i].status == MOUX__ITEM_STATUS__ITEM_REJECTED) {
+            res[i].reason = (char *)reason;
+            refused++;
+            if (store_event(d->store, "item-refused", c->p->agency, ind->id, reason, ind->type))
+                goto fail;
+        }
+    }
+    envelope_hash(env->header.data, env->header.len, payload, plen, hash);
+    Moux__ReceiptBody b = MOUX__RECEIPT_BODY__INIT;
+    b.version = PROTOCOL_VERSION;
+    b.sender = d->cfg.agency;
+    b.recipient = (char *)c->p->agency;
+    b.signer_key_id = (ProtobufCBinaryData){KEYID_BYTES, d->keys->sign_id};
+    b.message_id = h->message_id;
+    b.batch_hash = (ProtobufCBinaryData){sizeof hash, hash};
+    b.timestamp_ms = now_ms();
+    b.status = MOUX__BATCH_STATUS__BATCH_OK;
+    b.sequence = h->sequence;
+    b.n_results = n;
+    b.results = resp;
+    if (receipt_seal(&b, d->keys->sign_sk, &frame, &flen) != 0 ||
+        store_inbound_put(d->store, c->p->pid, h->message_id.data, h->sequence, &env->header,
+                          payload, plen, sig, frame, flen) != 0 ||
+        (h->sequence > c->p->rx_high_seq &&
+         store_partner_set_rx_high(d->store, c->p->pid, h->sequence) != 0) ||
+        store_commit(d->store) != 0)
+        goto fail;
+    link_set_rx_high(c->link, h->sequence);
+    log_info("BATCH-RECEIVED", "partner %s: seq %llu, %zu items, %zu refused", c->p->agency,
+             (unsigned long long)h->sequence, n, refused);
+    s_reply(c, frame, flen);
+    goto out;
+fail:
+    log_error("STORE-FAILED", "partner %s: batch seq %llu not stored, not receipted: %s",
+              c->p->agency, (unsigned long long)h->sequence, store_errmsg(d->store));
+    store_rollback(d->store);
+out:
+    free(frame);
+    free(res);
+    free(resp);
+}
+
+/* Replays of a batch we already hold get the same receipt again. */
+static int s_answer_duplicate(s_ctx_t *c, const Moux__BatchHeader *h)
+{
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int found = store_inbound_find(c->d->store, c->p->pid, h->message_id.data, &frame, &len);
+    if (found == 1) {
+        log_info("BATCH-DUPLICATE", "partner %s: seq %llu already stored; receipt re-sent",
+                 c->p->agency, (unsigned long long)h->sequence);
+        s_reply(c, frame, len);
+    }
+    free(frame);
+    return found;
+}
+
+static void s_on_envelope(s_ctx_t *c, const Moux__Envelope *env)
+{
+    Moux__BatchHeader *h = NULL;
+    Moux__Batch *batch = NULL;
+    uint8_t *payload = NULL, sig[64];
+    size_t plen = 0;
+    const char *reason = NULL;
+    if (envelope_header(env, &h, &reason) != 0) {
+        s_refuse(c, NULL, reason);
+        return;
+    }
+    if ((reason = s_check_header(c, h)) != NULL)
+        goto refuse;
+    int dup = s_answer_duplicate(c, h);
+    if (dup != 0) {
+        if (dup < 0)
+            log_error("STORE-FAILED", "partner %s: %s", c->p->agency, store_errmsg(c->d->store));
+        goto out;
+    }
+    if (h->sequence + SEQ_WINDOW <= c->p->rx_high_seq ||
+        store_inbound_seq_used(c->d->store, c->p->pid, h->sequence) != 0) {
+        reason = REASON_SEQUENCE_REPLAYED;
+        goto refuse;
+    }
+    if (envelope_open(env, link_rx_key(c->link), c->p->sign_pk, &payload, &plen, sig,
+                      &reason) != 0)
+        goto refuse;
+    batch = moux__batch__unpack(NULL, plen, payload);
+    if (!batch)
+        reason = REASON_MALFORMED_PAYLOAD;
+    else if (batch->n_items > BATCH_ITEMS_MAX)
+        reason = REASON_TOO_MANY_ITEMS;
+    else if (batch->n_items != h->item_count)
+        reason = REASON_ITEM_COUNT;
+    if (reason)
+        goto refuse;
+    s_accept(c, env, h, batch, payload, plen, sig);
+    goto out;
+refuse:
+    s_refuse(c, h, reason);
+out:
+    if (batch)
+        moux__batch__free_unpacked(batch, NULL);
+    free(payload);
+    moux__batch_header__free_unpacked(h, NULL);
+}
+
+/* Reads one [routing id][frame] message; returns 0 when none is waiting. */
+static int s_recv_one(daemon_t *d)
+{
+    zmq_msg_t route, body;
+    zmq_msg_init(&route);
+    zmq_msg_init(&body);
+    int got = 0;
+    if (zmq_msg_recv(&route, d->router, ZMQ_DONTWAIT) < 0)
+        goto out;
+    got = 1;
+    if (!zmq_msg_more(&route) || zmq_msg_recv(&body, d->router, ZMQ_DONTWAIT) < 0)
+        goto out;
+    if (zmq_msg_more(&body)) { /* more than one frame: drain and drop */
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        while (zmq_msg_more(&body) && zmq_msg_recv(&extra, d->router, ZMQ_DONTWAIT) >= 0)
+            if (!zmq_msg_more(&extra))
+                break;
+        zmq_msg_close(&extra);
+    }
+    const char *agency = zmq_msg_gets(&body, "User-Id");
+    link_t *link = agency ? daemon_link_by_agency(d, agency) : NULL;
+    if (!link) {
+        log_warn("FRAME-UNKNOWN-PEER", "frame from an unadmitted peer dropped");
+        goto out;
+    }
+    s_ctx_t c = {d, link, link_partner(link), &route};
+    Moux__Frame *f = moux__frame__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    if (!f || f->kind_case != MOUX__FRAME__KIND_ENVELOPE)
+        s_refuse(&c, NULL, REASON_MALFORMED_FRAME);
+    else
+        s_on_envelope(&c, f->envelope);
+    if (f)
+        moux__frame__free_unpacked(f, NULL);
+out:
+    zmq_msg_close(&route);
+    zmq_msg_close(&body);
+    return got;
+}
+
+void inbound_on_router(daemon_t *d)
+{
+    /* Bounded so one busy partner cannot starve the rest of the loop. */
+    for (int i = 0; i < 64 && s_recv_one(d); i++)
+        ;
+}

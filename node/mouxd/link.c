@@ -1,0 +1,412 @@
+/* One partner link: the CURVE DEALER that carries our batches to the
+ * partner's ROUTER and brings its receipts back, the window of batches in
+ * flight, and retransmission. Delivery is at-least-once: an unreceipted batch
+ * is never resent byte for byte; its items stay in the outbox and go out
+ * again in a new batch, which the receiver de-duplicates by indicator
+ * version. */
+#include "daemon.h"
+#include "envelope.h"
+#include "log.h"
+#include "reason.h"
+#include "receipt.h"
+#include "util.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define SEQ_RESERVE 1024 /* sequence numbers reserved per store write */
+#define INFLIGHT_CAP 256
+
+typedef struct {
+    unsigned char message_id[MSGID_BYTES];
+    uint64_t seq, sent_ms;
+    size_t items;
+} s_inflight_t;
+
+struct link {
+    daemon_t *d;
+    partner_t p;
+    void *dealer, *monitor;
+    unsigned char *tx_key, *rx_key; /* sodium_malloc */
+    int up;
+    uint64_t next_seq, seq_reserved;
+    s_inflight_t inflight[INFLIGHT_CAP];
+    size_t n_inflight;
+    int64_t cursor;          /* highest outbox row id in flight */
+    uint64_t backoff_ms, retry_at_ms;
+    uint64_t last_receipt_ms, refused_in;
+    char last_error[ENDPOINT_MAX + 64];
+};
+
+const partner_t *link_partner(const link_t *self) { return &self->p; }
+void *link_dealer(link_t *self) { return self->dealer; }
+void *link_monitor(link_t *self) { return self->monitor; }
+const unsigned char *link_rx_key(const link_t *self) { return self->rx_key; }
+int link_is_up(const link_t *self) { return self->up; }
+uint64_t link_last_receipt(const link_t *self) { return self->last_receipt_ms; }
+uint64_t link_refused_in(const link_t *self) { return self->refused_in; }
+void link_count_refusal(link_t *self) { self->refused_in++; }
+const char *link_last_error(const link_t *self) { return self->last_error; }
+
+void link_set_rx_high(link_t *self, uint64_t seq)
+{
+    if (seq > self->p.rx_high_seq)
+        self->p.rx_high_seq = seq;
+}
+
+static int s_setopt_int(void *sock, int opt, int val)
+{
+    return zmq_setsockopt(sock, opt, &val, sizeof val);
+}
+
+static int s_open_dealer(link_t *self)
+{
+    const config_t *cfg = &self->d->cfg;
+    self->dealer = zmq_socket(self->d->zctx, ZMQ_DEALER);
+    if (!self->dealer)
+        return -1;
+    int64_t maxmsg = cfg->max_message_bytes;
+    int hb = (int)cfg->heartbeat_ms;
+    if (zmq_setsockopt(self->dealer, ZMQ_CURVE_SERVERKEY, self->p.curve_pk, 32) ||
+        zmq_setsockopt(self->dealer, ZMQ_CURVE_PUBLICKEY, self->d->keys->curve_pk, 32) ||
+        zmq_setsockopt(self->dealer, ZMQ_CURVE_SECRETKEY, self->d->keys->curve_sk, 32) ||
+        zmq_setsockopt(self->dealer, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
+        s_setopt_int(self->dealer, ZMQ_LINGER, 0) ||
+        /* Queue nothing for a partner we are not connected to: unsent items
+         * stay in the outbox, where a crash cannot lose them. */
+        s_setopt_int(self->dealer, ZMQ_IMMEDIATE, 1) ||
+        s_setopt_int(self->dealer, ZMQ_HEARTBEAT_IVL, hb) ||
+        s_setopt_int(self->dealer, ZMQ_HEARTBEAT_TIMEOUT, hb * 3) ||
+        s_setopt_int(self->dealer, ZMQ_HEARTBEAT_TTL, hb * 3) ||
+        s_setopt_int(self->dealer, ZMQ_RECONNECT_IVL, 200) ||
+        s_setopt_int(self->dealer, ZMQ_RECONNECT_IVL_MAX, 5000))
+        return -1;
+    char mon[64];
+    snprintf(mon, sizeof mon, "inproc://monitor-%lld", (long long)self->p.pid);
+    if (zmq_socket_monitor(self->dealer, mon,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
+        return -1;
+    self->monitor = zmq_socket(self->d->zctx, ZMQ_PAIR);
+    if (!self->monitor || zmq_connect(self->monitor, mon) != 0)
+        return -1;
+    return zmq_connect(self->dealer, self->p.endpoint);
+}
+
+link_t *link_new(daemon_t *d, const partner_t *p)
+{
+    link_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->d = d;
+    self->p = *p;
+    self->tx_key = sodium_malloc(BATCH_KEY_BYTES);
+    self->rx_key = sodium_malloc(BATCH_KEY_BYTES);
+    self->last_receipt_ms = p->last_receipt_ms;
+    self->next_seq = self->seq_reserved = p->tx_seq_reserved;
+    if (self->next_seq == 0)
+        self->next_seq = 1;
+    self->backoff_ms = (uint64_t)d->cfg.retry_initial_ms;
+    if (!self->tx_key || !self->rx_key ||
+        envelope_derive_keys(d->keys->enc_sk, d->keys->enc_pk, p->enc_pk, self->tx_key,
+                             self->rx_key) != 0) {
+        log_error("LINK-KEYS", "partner %s: cannot derive batch keys (bad encryption key)",
+                  p->agency);
+        link_destroy(&self);
+        return NULL;
+    }
+    if (s_open_dealer(self) != 0) {
+        log_error("LINK-OPEN", "partner %s: cannot open link to %s: %s", p->agency,
+                  p->endpoint, zmq_strerror(zmq_errno()));
+        link_destroy(&self);
+        return NULL;
+    }
+    log_info("LINK-CONNECTING", "partner %s at %s", p->agency, p->endpoint);
+    return self;
+}
+
+void link_destroy(link_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    link_t *self = *self_p;
+    if (self->dealer) {
+        zmq_socket_monitor(self->dealer, NULL, 0);
+        zmq_close(self->dealer);
+    }
+    if (self->monitor)
+        zmq_close(self->monitor);
+    sodium_free(self->tx_key);
+    sodium_free(self->rx_key);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Forget what is in flight: its items are still in the outbox and are sent
+ * again from the start. */
+static void s_rewind(link_t *self)
+{
+    self->n_inflight = 0;
+    self->cursor = 0;
+}
+
+void link_on_monitor(link_t *self)
+{
+    for (int i = 0; i < 64; i++) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, self->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        uint16_t event = 0;
+        if (zmq_msg_size(&ev) >= 2)
+            memcpy(&event, zmq_msg_data(&ev), 2);
+        zmq_msg_close(&ev);
+        zmq_msg_init(&addr);
+        zmq_msg_recv(&addr, self->monitor, ZMQ_DONTWAIT);
+        zmq_msg_close(&addr);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            self->up = 1;
+            self->last_error[0] = '\0';
+            s_rewind(self);
+            self->retry_at_ms = 0;
+            log_info("LINK-UP", "partner %s: link up (%s)", self->p.agency, self->p.endpoint);
+            link_pump(self);
+        } else if (event == ZMQ_EVENT_DISCONNECTED) {
+            if (self->up)
+                log_warn("LINK-DOWN", "partner %s: link down", self->p.agency);
+            self->up = 0;
+            s_rewind(self);
+        } else {
+            snprintf(self->last_error, sizeof self->last_error,
+                     "CURVE handshake with %s refused", self->p.endpoint);
+            log_warn("LINK-HANDSHAKE", "partner %s: %s", self->p.agency, self->last_error);
+        }
+    }
+}
+
+static int s_reserve_seq(link_t *self)
+{
+    if (self->next_seq < self->seq_reserved)
+        return 0;
+    uint64_t upto = self->next_seq + SEQ_RESERVE;
+    if (store_partner_set_seq_reserved(self->d->store, self->p.pid, upto) != 0) {
+        log_error("STORE-SEQ", "partner %s: cannot reserve sequence numbers: %s",
+                  self->p.agency, store_errmsg(self->d->store));
+        return -1;
+    }
+    self->seq_reserved = upto;
+    return 0;
+}
+
+/* Packs a batch payload; caller frees. */
+static uint8_t *s_pack_batch(outbox_batch_t *ob, size_t *len)
+{
+    Moux__Batch batch = MOUX__BATCH__INIT;
+    batch.n_items = ob->n;
+    batch.items = ob->items;
+    *len = moux__batch__get_packed_size(&batch);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    if (buf)
+        moux__batch__pack(&batch, buf);
+    return buf;
+}
+
+/* Seals and sends one batch; 1 sent, 0 nothing to send or cannot send now,
+ * -1 error. */
+static int s_send_one(link_t *self)
+{
+    daemon_t *d = self->d;
+    outbox_batch_t ob;
+    if (store_outbox_fetch(d->store, self->p.pid, self->cursor, (size_t)d->cfg.batch_max_items,
+                           &ob) != 0) {
+        log_error("STORE-OUTBOX", "partner %s: %s", self->p.agency, store_errmsg(d->store));
+        return -1;
+    }
+    if (ob.n == 0) {
+        outbox_batch_free(&ob);
+        return 0;
+    }
+    int rc = -1;
+    size_t plen = 0, flen = 0;
+    uint8_t *payload = s_pack_batch(&ob, &plen), *frame = NULL;
+    if (!payload || s_reserve_seq(self) != 0)
+        goto out;
+    envelope_meta_t meta = {
+        .sender = d->cfg.agency, .recipient = self->p.agency, .mou_id = "",
+        .sender_key_id = d->keys->sign_id, .recipient_key_id = NULL,
+        .sequence = self->next_seq, .timestamp_ms = now_ms(), .item_count = (uint32_t)ob.n,
+    };
+    unsigned char rkid[KEYID_BYTES];
+    keyid_of(self->p.enc_pk, 32, rkid);
+    meta.recipient_key_id = rkid;
+    uint8_t hash[BATCH_HASH_BYTES];
+    if (envelope_seal(&meta, payload, plen, d->keys->sign_sk, self->tx_key, &frame, &flen,
+                      hash) != 0)
+        goto out;
+    if (zmq_send(self->dealer, frame, flen, ZMQ_DONTWAIT) < 0) {
+        rc = errno == EAGAIN ? 0 : -1; /* not connected or queue full: later */
+        goto out;
+    }
+    s_inflight_t *f = &self->inflight[self->n_inflight++];
+    memcpy(f->message_id, meta.message_id, MSGID_BYTES);
+    f->seq = self->next_seq++;
+    f->sent_ms = mono_ms();
+    f->items = ob.n;
+    self->cursor = ob.rids[ob.n - 1];
+    log_debug("BATCH-SENT", "partner %s: seq %llu, %zu items, %zu bytes", self->p.agency,
+              (unsigned long long)f->seq, ob.n, flen);
+    rc = 1;
+out:
+    free(payload);
+    free(frame);
+    outbox_batch_free(&ob);
+    return rc;
+}
+
+void link_pump(link_t *self)
+{
+    size_t window = (size_t)self->d->cfg.max_inflight_batches;
+    if (window > INFLIGHT_CAP)
+        window = INFLIGHT_CAP;
+    if (!self->up || mono_ms() < self->retry_at_ms)
+        return;
+    while (self->n_inflight < window && s_send_one(self) == 1)
+        ;
+}
+
+void link_tick(link_t *self, uint64_t now)
+{
+    if (self->n_inflight == 0)
+        return;
+    uint64_t oldest = self->inflight[0].sent_ms;
+    if (now - oldest < self->backoff_ms)
+        return;
+    log_warn("BATCH-TIMEOUT", "partner %s: no receipt for %zu batch(es) after %llu ms; resending",
+             self->p.agency, self->n_inflight, (unsigned long long)self->backoff_ms);
+    s_rewind(self);
+    self->backoff_ms *= 2;
+    if (self->backoff_ms > (uint64_t)self->d->cfg.retry_max_ms)
+        self->backoff_ms = (uint64_t)self->d->cfg.retry_max_ms;
+    link_pump(self);
+}
+
+static void s_forget_inflight(link_t *self, const uint8_t *msgid)
+{
+    for (size_t i = 0; i < self->n_inflight; i++)
+        if (memcmp(self->inflight[i].message_id, msgid, MSGID_BYTES) == 0) {
+            memmove(&self->inflight[i], &self->inflight[i + 1],
+                    (self->n_inflight - i - 1) * sizeof self->inflight[0]);
+            self->n_inflight--;
+            return;
+        }
+}
+
+/* Applies a verified receipt: delivered items leave the outbox, the receipt
+ * is kept as proof, all in one transaction. */
+static int s_apply_receipt(link_t *self, const Moux__ReceiptBody *b,
+                           const Moux__SignedReceipt *sr)
+{
+    store_t *st = self->d->store;
+    int acc = 0, dup = 0, rej = 0;
+    if (store_begin(st) != 0)
+        return -1;
+    for (size_t i = 0; i < b->n_results; i++) {
+        const Moux__ItemResult *r = b->results[i];
+        if (r->status == MOUX__ITEM_STATUS__ITEM_REJECTED) {
+            rej++;
+            log_warn("ITEM-REFUSED-BY-PARTNER", "partner %s refused %s: %s", self->p.agency,
+                     r->id, r->reason);
+            if (store_event(st, "refused-by-partner", self->p.agency, r->id, r->reason, NULL))
+                goto fail;
+        } else {
+            r->status == MOUX__ITEM_STATUS__ITEM_ACCEPTED ? acc++ : dup++;
+        }
+        if (store_outbox_done(st, self->p.pid, r->id, r->modified_ms) != 0)
+            goto fail;
+    }
+    if (store_receipt_put(st, self->p.pid, b, &sr->body, &sr->signature, acc, dup, rej) != 0 ||
+        store_partner_set_last_receipt(st, self->p.pid, now_ms()) != 0 || store_commit(st) != 0)
+        goto fail;
+    self->last_receipt_ms = now_ms();
+    log_debug("RECEIPT", "partner %s: seq %llu: %d accepted, %d duplicate, %d refused",
+              self->p.agency, (unsigned long long)b->sequence, acc, dup, rej);
+    return 0;
+fail:
+    log_error("STORE-RECEIPT", "partner %s: cannot record receipt: %s", self->p.agency,
+              store_errmsg(st));
+    store_rollback(st);
+    return -1;
+}
+
+/* A receipt must come from the partner's key, name us and them. */
+static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b)
+{
+    unsigned char kid[KEYID_BYTES];
+    keyid_of(self->p.sign_pk, 32, kid);
+    if (strcmp(b->sender, self->p.agency) != 0 || strcmp(b->recipient, self->d->cfg.agency) != 0)
+        return "receipt names the wrong agencies";
+    if (b->signer_key_id.len != KEYID_BYTES || memcmp(b->signer_key_id.data, kid, KEYID_BYTES))
+        return "receipt signer key id is not the partner's";
+    return NULL;
+}
+
+static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
+{
+    Moux__Frame *f = moux__frame__unpack(NULL, len, data);
+    Moux__ReceiptBody *b = NULL;
+    const char *why = NULL;
+    if (!f || f->kind_case != MOUX__FRAME__KIND_RECEIPT)
+        why = "not a receipt frame";
+    else if (receipt_open(f->receipt, self->p.sign_pk, &b, &why) == 0)
+        why = s_receipt_mismatch(self, b);
+    if (why) {
+        log_warn("RECEIPT-REFUSED", "partner %s: %s", self->p.agency, why);
+        self->refused_in++;
+        goto out;
+    }
+    s_forget_inflight(self, b->message_id.data);
+    if (b->status == MOUX__BATCH_STATUS__BATCH_REFUSED) {
+        /* Items stay queued; back off so a persistent fault does not spin. */
+        snprintf(self->last_error, sizeof self->last_error, "partner refused batch: %s",
+                 b->reason);
+        log_warn("BATCH-REFUSED-BY-PARTNER", "partner %s refused batch seq %llu: %s",
+                 self->p.agency, (unsigned long long)b->sequence, b->reason);
+        store_event(self->d->store, "batch-refused-by-partner", self->p.agency, NULL, b->reason,
+                    NULL);
+        s_rewind(self);
+        self->retry_at_ms = mono_ms() + self->backoff_ms;
+        goto out;
+    }
+    if (s_apply_receipt(self, b, f->receipt) == 0)
+        self->backoff_ms = (uint64_t)self->d->cfg.retry_initial_ms;
+    if (self->n_inflight == 0)
+        self->cursor = 0; /* newer versions of sent items may wait below the cursor */
+out:
+    if (b)
+        moux__receipt_body__free_unpacked(b, NULL);
+    if (f)
+        moux__frame__free_unpacked(f, NULL);
+}
+
+void link_on_dealer(link_t *self)
+{
+    for (int i = 0; i < 256; i++) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, self->dealer, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            break;
+        }
+        s_on_frame(self, zmq_msg_data(&msg), zmq_msg_size(&msg));
+        zmq_msg_close(&msg);
+    }
+    link_pump(self);
+}
