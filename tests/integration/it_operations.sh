@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The operator's side: file permissions, bundle checks, clear errors, one
+# daemon per node, clean SIGTERM, SIGHUP reload.
+source "$(dirname "$0")/lib.sh"
+MOUXD=$MOUX_BIN/mouxd
+
+expect_fail() { # expect_fail PATTERN COMMAND...: must fail and say PATTERN
+    local pat=$1; shift; local out
+    if out=$("$@" 2>&1); then fail "should have failed: $*"; fi
+    grep -qE -- "$pat" <<<"$out" || fail "error for '$*' should match /$pat/, got: $out"
+}
+
+"$MOUX" init -d "$WORK/a" --agency vn.ais --listen tcp://127.0.0.1:0 >/dev/null
+"$MOUX" init -d "$WORK/b" --agency us.cisa --listen tcp://127.0.0.1:0 >/dev/null
+[ "$(stat -c %a "$WORK/a")" = 700 ] || fail "node directory not 0700"
+for f in sign enc curve; do
+    [ "$(stat -c %a "$WORK/a/keys/$f.sec")" = 600 ] || fail "$f.sec not 0600"
+done
+[ "$(stat -c %a "$WORK/a/moux.conf")" = 600 ] || fail "moux.conf not 0600"
+expect_fail "already a node directory" "$MOUX" init -d "$WORK/a" --agency vn.ais --listen tcp://127.0.0.1:0
+expect_fail "agency" "$MOUX" init -d "$WORK/c" --agency "Bad Agency" --listen tcp://127.0.0.1:0
+
+"$MOUX" bundle -d "$WORK/a" > "$WORK/a.bundle"
+"$MOUX" bundle -d "$WORK/b" > "$WORK/b.bundle"
+fa=$("$MOUX" bundle -d "$WORK/a" --fingerprint)
+fb=$("$MOUX" bundle -d "$WORK/b" --fingerprint)
+
+# A wrong fingerprint, a tampered bundle, our own bundle: refused, saying why.
+expect_fail "fingerprint mismatch" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --fingerprint "$fa"
+sed 's/^endpoint tcp:\/\/127.0.0.1:/endpoint tcp:\/\/127.0.0.2:/' "$WORK/b.bundle" > "$WORK/evil.bundle"
+expect_fail "evil.bundle:9: signature" "$MOUX" peer add -d "$WORK/a" "$WORK/evil.bundle"
+expect_fail "own bundle" "$MOUX" peer add -d "$WORK/a" "$WORK/a.bundle"
+expect_fail "max-tlp" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --max-tlp purple
+expect_fail "unknown indicator type \"bogus\"" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --types ipv4-addr,bogus
+"$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --fingerprint "$fb" --max-tlp amber >/dev/null
+expect_fail "already a partner" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --fingerprint "$fb"
+"$MOUX" peer list -d "$WORK/a" --json | jq -e --arg fp "$fb" 'select(.agency=="us.cisa" and .fingerprint==$fp)' >/dev/null \
+    || fail "peer list does not show us.cisa"
+
+# Publishing needs the running node, and says so.
+expect_fail "not running" "$MOUX" publish -d "$WORK/a" --type ipv4-addr --value 192.0.2.1
+
+# A secret key readable by others stops the daemon from starting.
+chmod 0644 "$WORK/a/keys/sign.sec"
+expect_fail "sign.sec: secret key file is accessible by group or others" "$MOUXD" -d "$WORK/a"
+chmod 0600 "$WORK/a/keys/sign.sec"
+
+# One daemon per node directory.
+"$MOUXD" -d "$WORK/a" 2>"$WORK/a/mouxd.log" & apid=$!
+echo $apid > "$WORK/a/mouxd.pid"
+wait_for 5 "daemon a up" "$MOUX" status -d "$WORK/a" --json
+expect_fail "another mouxd is running" "$MOUXD" -d "$WORK/a"
+
+# Bad publish input is refused by line number; the good lines still go in.
+printf 'ipv4-addr,192.0.2.1\nipv4-addr,192.0.2.300\nfile:md5,abc\nnot-a-type,x\nurl,"unterminated\ndomain-name,ok.example.com,amber\n' > "$WORK/bad.csv"
+out=$("$MOUX" publish -d "$WORK/a" --file "$WORK/bad.csv" 2>&1) && fail "publish with bad lines should exit 1"
+for want in "bad.csv:2: ipv4-addr" "bad.csv:3: file:md5" "bad.csv:4: not-a-type" "bad.csv:5: unterminated" \
+            "published 2: 2 new, 0 updated, 0 unchanged, 4 refused"; do
+    grep -qF -- "$want" <<<"$out" || fail "publish output lacks '$want': $out"
+done
+expect_fail "confidence" "$MOUX" publish -d "$WORK/a" --type ipv4-addr --value 192.0.2.2 --confidence 101
+
+# The partner added while the node runs is picked up (control "reload"); SIGHUP too.
+"$MOUX" peer add -d "$WORK/b" "$WORK/a.bundle" --fingerprint "$fa" --max-tlp amber >/dev/null
+"$MOUXD" -d "$WORK/b" 2>"$WORK/b/mouxd.log" & bpid=$!
+echo $bpid > "$WORK/b/mouxd.pid"
+wait_for 10 "links up" "$MOUX" wait -d "$WORK/a" --timeout 1
+wait_for 5 "earlier items delivered" test "$(count_where "$WORK/b" '.from=="vn.ais"')" = 2
+kill -HUP $apid
+wait_for 5 "SIGHUP reload logged" grep -q "SIGHUP" "$WORK/a/mouxd.log"
+wait_for 10 "links up after reload" "$MOUX" wait -d "$WORK/a" --timeout 1
+
+# SIGTERM stops cleanly: exit 0, control socket removed.
+kill -TERM $apid
+wait $apid || fail "mouxd exited non-zero on SIGTERM"
+grep -q "STOPPED: clean shutdown" "$WORK/a/mouxd.log" || fail "no clean shutdown logged"
+[ ! -e "$WORK/a/control.sock" ] || fail "control socket left behind"
+"$MOUX" status -d "$WORK/a" --json | jq -e '.running == false and .partners[0].link == "down"' >/dev/null \
+    || fail "status of a stopped node should say not running"
+note "ok"

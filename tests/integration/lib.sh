@@ -1,0 +1,56 @@
+# Shared by the integration tests: sourced, never run.
+# Gives each test its own directory, tears every daemon down in a trap, and
+# fails the test if any daemon's log shows a sanitizer report.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export MOUX_BIN=${MOUX_BIN:-$ROOT/build/bin}
+MOUX=$MOUX_BIN/moux
+CLUSTER=$ROOT/deploy/cluster
+TEST_NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/moux-$TEST_NAME.XXXXXX")
+
+fail() { echo "FAIL $TEST_NAME: $*" >&2; exit 1; }
+skip() { echo "SKIP $TEST_NAME: $*" >&2; exit 77; }
+note() { echo "[$TEST_NAME] $*"; }
+
+s_sanitizer_check() {
+    local bad=0 f
+    for f in "$WORK"/*/mouxd.log "$WORK"/*.log; do
+        [ -f "$f" ] || continue
+        if grep -qE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$f"; then
+            echo "sanitizer report in $f:" >&2; grep -A20 -E 'Sanitizer|runtime error' "$f" | head -40 >&2
+            bad=1
+        fi
+    done
+    return $bad
+}
+
+s_cleanup() {
+    local rc=$?
+    "$CLUSTER" down "$WORK" >/dev/null 2>&1 || true
+    s_sanitizer_check || rc=1
+    if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+        echo "--- daemon logs ($WORK) ---" >&2
+        for f in "$WORK"/*/mouxd.log; do [ -f "$f" ] && { echo "== $f" >&2; tail -n 30 "$f" >&2; }; done
+    fi
+    [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+    exit $rc
+}
+trap s_cleanup EXIT
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls (every 50 ms) until COMMAND
+# succeeds; fails the test after SECONDS.
+wait_for() {
+    local secs=$1 what=$2; shift 2
+    local deadline=$(( $(date +%s%N) / 1000000 + secs * 1000 ))
+    until "$@" >/dev/null 2>&1; do
+        [ $(( $(date +%s%N) / 1000000 )) -lt $deadline ] || fail "timed out after ${secs}s waiting for $what"
+        sleep 0.05
+    done
+}
+
+# count_where DIR JQ-FILTER: number of stored indicators matching a jq filter.
+count_where() {
+    "$MOUX" query -d "$1" --json | jq -c "select($2)" | wc -l
+}
