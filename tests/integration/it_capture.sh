@@ -19,8 +19,9 @@ marker=moux-capture-$RANDOM$RANDOM
 "$MOUX" publish -d "$WORK/vn.ais" --type domain-name --value "$marker.example.net" --tlp amber >/dev/null
 "$MOUX" publish -d "$WORK/vn.ais" --type url --value "https://$marker.example.org/login" >/dev/null
 "$MOUX" publish -d "$WORK/us.cisa" --type email-addr --value "$marker@example.com" >/dev/null
-wait_for 5 "items delivered" test "$(count_where "$WORK/us.cisa" '.from=="vn.ais"')" = 2
-wait_for 5 "item delivered back" test "$(count_where "$WORK/vn.ais" '.from=="us.cisa"')" = 1
+delivered() { [ "$(count_where "$WORK/$1" ".from==\"$2\"")" = "$3" ]; }
+wait_for 5 "items delivered" "delivered us.cisa vn.ais 2"
+wait_for 5 "item delivered back" "delivered vn.ais us.cisa 1"
 sleep 0.3 # let tcpdump flush the last packets (-U writes per packet)
 kill $tpid; wait $tpid 2>/dev/null || true
 

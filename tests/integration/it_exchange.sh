@@ -6,17 +6,22 @@ source "$(dirname "$0")/lib.sh"
 
 "$CLUSTER" up "$WORK" vn.ais us.cisa vn.ncsc >/dev/null
 
+# Conditions polled by wait_for, evaluated afresh on every poll.
+first_arrived() { [ "$(count_where "$WORK/$1" '.value=="192.0.2.10" and .origin=="vn.ais" and .from=="vn.ais" and .tlp=="green"')" = 1 ]; }
+receipts_in() { "$MOUX" status -d "$WORK/vn.ais" --json |
+    jq -e '[.partners[] | select(.link=="up" and .outbox==0 and .last_receipt!=null)] | length == 2'; }
+feed_arrived() { [ "$(count_where "$WORK/$1" '.from=="us.cisa"')" = 7 ]; }
+new_version_arrived() { [ "$(count_where "$WORK/us.cisa" '.value=="192.0.2.10" and .tlp=="amber"')" = 1 ]; }
+
 start=$(date +%s%N)
 "$MOUX" publish -d "$WORK/vn.ais" --type ipv4-addr --value 192.0.2.10 --tlp green >/dev/null
 for a in us.cisa vn.ncsc; do
-    wait_for 2 "192.0.2.10 at $a" \
-        test "$(count_where "$WORK/$a" '.value=="192.0.2.10" and .origin=="vn.ais" and .from=="vn.ais" and .tlp=="green"')" = 1
+    wait_for 2 "192.0.2.10 at $a" "first_arrived $a"
 done
 note "arrived at both partners in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 
 # The sender's status shows both receipts and empty outboxes.
-wait_for 2 "receipts at vn.ais" bash -c "'$MOUX' status -d '$WORK/vn.ais' --json |
-    jq -e '[.partners[] | select(.link==\"up\" and .outbox==0 and .last_receipt!=null)] | length == 2'"
+wait_for 2 "receipts at vn.ais" receipts_in
 
 # Every indicator type, from another agency, normalised on the way in.
 cat > "$WORK/feed.csv" <<'CSV'
@@ -30,7 +35,7 @@ file:sha256,e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 CSV
 "$MOUX" publish -d "$WORK/us.cisa" --file "$WORK/feed.csv" >/dev/null
 for a in vn.ais vn.ncsc; do
-    wait_for 5 "feed at $a" test "$(count_where "$WORK/$a" '.from=="us.cisa"')" = 7
+    wait_for 5 "feed at $a" "feed_arrived $a"
 done
 for v in 2001:db8::1 bad.example.com https://bad.example.com/x?y=1 phish@example.org \
          d41d8cd98f00b204e9800998ecf8427e; do
@@ -46,8 +51,7 @@ done
 out=$("$MOUX" publish -d "$WORK/vn.ais" --type ipv4-addr --value 192.0.2.10 --tlp green)
 case "$out" in *unchanged) ;; *) fail "republish should be unchanged: $out" ;; esac
 "$MOUX" publish -d "$WORK/vn.ais" --type ipv4-addr --value 192.0.2.10 --tlp amber >/dev/null
-wait_for 3 "new version at us.cisa" \
-    test "$(count_where "$WORK/us.cisa" '.value=="192.0.2.10" and .tlp=="amber"')" = 1
+wait_for 3 "new version at us.cisa" new_version_arrived
 [ "$(count_where "$WORK/us.cisa" '.value=="192.0.2.10"')" = 1 ] || fail "version stored twice"
 
 # The receiver kept each batch's signed plaintext; the sender kept receipts.

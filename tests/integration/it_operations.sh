@@ -48,7 +48,8 @@ chmod 0600 "$WORK/a/keys/sign.sec"
 # One daemon per node directory.
 "$MOUXD" -d "$WORK/a" 2>"$WORK/a/mouxd.log" & apid=$!
 echo $apid > "$WORK/a/mouxd.pid"
-wait_for 5 "daemon a up" "$MOUX" status -d "$WORK/a" --json
+wait_for 5 "daemon a up" \
+    '"$MOUX" status -d "$WORK/a" --json'
 expect_fail "another mouxd is running" "$MOUXD" -d "$WORK/a"
 
 # Bad publish input is refused by line number; the good lines still go in.
@@ -64,11 +65,15 @@ expect_fail "confidence" "$MOUX" publish -d "$WORK/a" --type ipv4-addr --value 1
 "$MOUX" peer add -d "$WORK/b" "$WORK/a.bundle" --fingerprint "$fa" --max-tlp amber >/dev/null
 "$MOUXD" -d "$WORK/b" 2>"$WORK/b/mouxd.log" & bpid=$!
 echo $bpid > "$WORK/b/mouxd.pid"
-wait_for 10 "links up" "$MOUX" wait -d "$WORK/a" --timeout 1
-wait_for 5 "earlier items delivered" test "$(count_where "$WORK/b" '.from=="vn.ais"')" = 2
+wait_for 10 "links up" \
+    '"$MOUX" wait -d "$WORK/a" --timeout 1'
+delivered() { [ "$(count_where "$WORK/b" '.from=="vn.ais"')" = 2 ]; }
+wait_for 5 "earlier items delivered" delivered
 kill -HUP $apid
-wait_for 5 "SIGHUP reload logged" grep -q "SIGHUP" "$WORK/a/mouxd.log"
-wait_for 10 "links up after reload" "$MOUX" wait -d "$WORK/a" --timeout 1
+wait_for 5 "SIGHUP reload logged" \
+    'grep -q "SIGHUP" "$WORK/a/mouxd.log"'
+wait_for 10 "links up after reload" \
+    '"$MOUX" wait -d "$WORK/a" --timeout 1'
 
 # SIGTERM stops cleanly: exit 0, control socket removed.
 kill -TERM $apid

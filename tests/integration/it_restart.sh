@@ -12,20 +12,20 @@ done > "$WORK/feed.csv"
 "$CLUSTER" stop "$WORK" us.cisa --kill
 "$MOUX" publish -d "$WORK/vn.ais" --file "$WORK/feed.csv" >/dev/null
 outbox() { "$MOUX" status -d "$WORK/vn.ais" --json | jq '.partners[0].outbox'; }
+stored() { sqlite3 "$WORK/us.cisa/store.db" "select count(*) from indicator"; }
+stored_domains() { sqlite3 "$WORK/us.cisa/store.db" "select count(*) from indicator where type='domain-name'"; }
 [ "$(outbox)" = $N ] || fail "expected $N queued, outbox is $(outbox)"
 note "$N items queued for a dead partner"
 
 # Restart the receiver and kill it again as soon as it has started storing.
 "$CLUSTER" start "$WORK" us.cisa
-wait_for 20 "first items at us.cisa" \
-    test "$(sqlite3 "$WORK/us.cisa/store.db" 'select count(*) from indicator')" -gt 0
+wait_for 20 "first items at us.cisa" '[ "$(stored)" -gt 0 ]'
 "$CLUSTER" stop "$WORK" us.cisa --kill
 note "receiver killed with $(sqlite3 "$WORK/us.cisa/store.db" 'select count(*) from indicator') stored"
 "$CLUSTER" start "$WORK" us.cisa
 
-wait_for 60 "all $N items at us.cisa" \
-    test "$(sqlite3 "$WORK/us.cisa/store.db" 'select count(*) from indicator')" = $N
-wait_for 30 "outbox drained" test "$(outbox)" = 0
+wait_for 60 "all $N items at us.cisa" '[ "$(stored)" = $N ]'
+wait_for 30 "outbox drained" '[ "$(outbox)" = 0 ]'
 [ "$(sqlite3 "$WORK/us.cisa/store.db" 'select count(distinct value) from indicator')" = $N ] \
     || fail "duplicates stored"
 
@@ -34,9 +34,8 @@ for i in $(seq 1 $N); do printf 'domain-name,host%d.example.net,green\n' "$i"; d
 "$MOUX" publish -d "$WORK/vn.ais" --file "$WORK/feed2.csv" >/dev/null
 "$CLUSTER" stop "$WORK" vn.ais --kill
 "$CLUSTER" start "$WORK" vn.ais
-wait_for 60 "all domains at us.cisa" \
-    test "$(sqlite3 "$WORK/us.cisa/store.db" "select count(*) from indicator where type='domain-name'")" = $N
-wait_for 30 "outbox drained after sender restart" test "$(outbox)" = 0
+wait_for 60 "all domains at us.cisa" '[ "$(stored_domains)" = $N ]'
+wait_for 30 "outbox drained after sender restart" '[ "$(outbox)" = 0 ]'
 [ "$(sqlite3 "$WORK/us.cisa/store.db" 'select count(*) from indicator')" = $((2 * N)) ] \
     || fail "expected exactly $((2 * N)) items at us.cisa"
 note "ok: $((2 * N)) items, each once"

@@ -39,12 +39,15 @@ s_cleanup() {
 }
 trap s_cleanup EXIT
 
-# wait_for SECONDS DESCRIPTION COMMAND...: polls (every 50 ms) until COMMAND
-# succeeds; fails the test after SECONDS.
+# wait_for SECONDS DESCRIPTION 'CONDITION': polls (every 50 ms) until the
+# shell condition succeeds; fails the test after SECONDS. The condition is
+# one string, evaluated afresh on every poll: single-quote it so that any
+# $(...) inside runs each time, not once at the call.
 wait_for() {
-    local secs=$1 what=$2; shift 2
+    [ $# -eq 3 ] || fail "wait_for takes SECONDS DESCRIPTION 'CONDITION'"
+    local secs=$1 what=$2 cond=$3
     local deadline=$(( $(date +%s%N) / 1000000 + secs * 1000 ))
-    until "$@" >/dev/null 2>&1; do
+    until eval "$cond" >/dev/null 2>&1; do
         [ $(( $(date +%s%N) / 1000000 )) -lt $deadline ] || fail "timed out after ${secs}s waiting for $what"
         sleep 0.05
     done
