@@ -18,6 +18,7 @@
 typedef struct {
     const char *dir;
     json_t *pending;      /* items not yet sent */
+    json_t *refused;      /* lines refused here, sent along to be recorded */
     int *lines;           /* source line of each pending item */
     size_t sent, n_new, n_updated, n_unchanged, n_refused;
     const char *source;
@@ -27,9 +28,10 @@ typedef struct {
 static int s_flush(s_pub_t *s)
 {
     size_t n = json_array_size(s->pending);
-    if (n == 0)
+    if (n == 0 && json_array_size(s->refused) == 0)
         return 0;
-    json_t *req = json_pack("{s:s, s:O}", "cmd", "publish", "items", s->pending);
+    json_t *req = json_pack("{s:s, s:O, s:O}", "cmd", "publish", "items", s->pending, "refused",
+                            s->refused);
     json_t *reply = cli_call(s->dir, req, 120000);
     json_decref(req);
     if (!reply)
@@ -57,9 +59,20 @@ static int s_flush(s_pub_t *s)
     json_decref(reply);
     s->sent += n;
     json_array_clear(s->pending);
+    json_array_clear(s->refused);
     if (s->progress)
         fprintf(stderr, "moux: %zu items sent to the node\n", s->sent);
     return 0;
+}
+
+/* Reports a refused line and keeps it for the node's event table. */
+static void s_refuse(s_pub_t *s, int line, const char *what, const char *why)
+{
+    char where[512];
+    snprintf(where, sizeof where, "%s:%d", s->source, line);
+    fprintf(stderr, "moux: %s: %s%s%s\n", where, what, *what ? ": " : "", why);
+    json_array_append_new(s->refused, json_pack("{s:s, s:s}", "source", where, "reason", why));
+    s->n_refused++;
 }
 
 /* Validates one item locally and appends it to the pending chunk: 0 added,
@@ -79,8 +92,9 @@ static int s_add(s_pub_t *s, int line, const char *type, const char *value, cons
     else
         ind_normalise(t, value, norm, sizeof norm, &why); /* sets why on failure */
     if (why) {
-        fprintf(stderr, "moux: %s:%d: %s \"%.80s\": %s\n", s->source, line, type, value, why);
-        s->n_refused++;
+        char what[128];
+        snprintf(what, sizeof what, "%s \"%.80s\"", type, value);
+        s_refuse(s, line, what, why);
         return 1;
     }
     json_array_append_new(s->pending,
@@ -144,9 +158,7 @@ static int s_publish_file(s_pub_t *s, const char *path, const char *default_tlp,
         lineno++;
         size_t len = strlen(line);
         if (len && line[len - 1] != '\n' && !feof(f)) {
-            fprintf(stderr, "moux: %s:%d: line longer than %d bytes; skipped\n", path, lineno,
-                    LINE_MAX_BYTES);
-            s->n_refused++;
+            s_refuse(s, lineno, "", "line longer than 8192 bytes");
             int ch;
             while ((ch = fgetc(f)) != EOF && ch != '\n')
                 ;
@@ -159,8 +171,7 @@ static int s_publish_file(s_pub_t *s, const char *path, const char *default_tlp,
         char *type, *value, *tlp;
         const char *why = s_split(line, &type, &value, &tlp);
         if (why) {
-            fprintf(stderr, "moux: %s:%d: %s\n", path, lineno, why);
-            s->n_refused++;
+            s_refuse(s, lineno, "", why);
             continue;
         }
         if (s_add(s, lineno, type, value, tlp && *tlp ? tlp : default_tlp, conf, until) < 0) {
@@ -217,23 +228,22 @@ int cmd_publish(int argc, char **argv)
     if (until_text && parse_time_ms(until_text, &until) != 0)
         return cli_fail("--valid-until: \"%s\" is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or +Nd/+Nh",
                         until_text);
-    s_pub_t s = {.dir = dir, .pending = json_array(), .lines = calloc(CHUNK, sizeof(int)),
-                 .source = file ? file : "--value"};
-    if (!s.pending || !s.lines)
+    s_pub_t s = {.dir = dir, .pending = json_array(), .refused = json_array(),
+                 .lines = calloc(CHUNK, sizeof(int)), .source = file ? file : "--value"};
+    if (!s.pending || !s.refused || !s.lines)
         return cli_fail("out of memory");
     int rc;
     if (file) {
         rc = s_publish_file(&s, file, tlp, conf, until);
     } else {
-        rc = s_add(&s, 1, type, value, tlp, conf, until) != 0;
-        if (rc == 0)
-            rc = s_flush(&s) != 0;
+        rc = s_add(&s, 1, type, value, tlp, conf, until) < 0 || s_flush(&s) != 0;
     }
     if (file || s.n_refused)
         printf("published %zu: %zu new, %zu updated, %zu unchanged, %zu refused\n",
                s.n_new + s.n_updated + s.n_unchanged, s.n_new, s.n_updated, s.n_unchanged,
                s.n_refused);
     json_decref(s.pending);
+    json_decref(s.refused);
     free(s.lines);
     return rc || s.n_refused ? 1 : 0;
 }

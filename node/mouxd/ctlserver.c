@@ -112,6 +112,24 @@ static const char *s_item_from_json(json_t *o, publish_item_t *it, char *value, 
     return NULL;
 }
 
+/* Every refused publish input is recorded: the node's own refusals and
+ * those the CLI made before sending (with their file:line). */
+static void s_record_refusals(daemon_t *d, json_t *req, const publish_item_t *items, size_t n)
+{
+    json_t *cli = json_object_get(req, "refused"), *r;
+    size_t i;
+    json_array_foreach(cli, i, r) {
+        const char *src = json_string_value(json_object_get(r, "source"));
+        const char *why = json_string_value(json_object_get(r, "reason"));
+        store_event(d->store, "publish-refused", NULL, NULL, why ? why : "invalid input", src);
+    }
+    for (i = 0; i < n; i++)
+        if (items[i].reason) {
+            log_info("PUBLISH-REFUSED", "item %zu: %s", i, items[i].reason);
+            store_event(d->store, "publish-refused", NULL, NULL, items[i].reason, NULL);
+        }
+}
+
 static json_t *s_publish(daemon_t *d, json_t *req)
 {
     json_t *arr = json_object_get(req, "items");
@@ -159,6 +177,7 @@ static json_t *s_publish(daemon_t *d, json_t *req)
         reply = s_error("store failed: %s", store_errmsg(d->store));
         goto out;
     }
+    s_record_refusals(d, req, items, n);
     json_t *results = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *r = json_pack("{s:s}", "status", items[i].status);

@@ -59,6 +59,8 @@ for want in "bad.csv:2: ipv4-addr" "bad.csv:3: file:md5" "bad.csv:4: not-a-type"
             "published 2: 2 new, 0 updated, 0 unchanged, 4 refused"; do
     grep -qF -- "$want" <<<"$out" || fail "publish output lacks '$want': $out"
 done
+[ "$(sqlite3 "$WORK/a/store.db" "select count(*) from event where kind='publish-refused' and detail like '%bad.csv:_'")" = 4 ] \
+    || fail "refused publish lines not recorded in the node's event table"
 expect_fail "confidence" "$MOUX" publish -d "$WORK/a" --type ipv4-addr --value 192.0.2.2 --confidence 101
 
 # The partner added while the node runs is picked up (control "reload"); SIGHUP too.
