@@ -1,4 +1,5 @@
 #include "bundle.h"
+#include "ctxsig.h"
 #include "util.h"
 
 #include <sodium.h>
@@ -6,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SIG_CONTEXT "moux/bundle/1"
 #define BUNDLE_MAX 4096
 
 void bundle_fingerprint(const char *agency, const unsigned char sign_pk[32],
@@ -20,33 +20,6 @@ void bundle_fingerprint(const char *agency, const unsigned char sign_pk[32],
     memcpy(buf + n + 33, enc_pk, 32);
     memcpy(buf + n + 65, curve_pk, 32);
     fingerprint_of("moux/bundle-fp/1", buf, n + 97, fp);
-}
-
-/* Signs "moux/bundle/1" || body. */
-static void s_sign(const char *body, size_t len, const unsigned char *sk, unsigned char sig[64])
-{
-    size_t ctx = strlen(SIG_CONTEXT);
-    unsigned char *msg = malloc(ctx + len);
-    if (!msg)
-        abort(); /* out of memory while signing: nothing sensible to return */
-    memcpy(msg, SIG_CONTEXT, ctx);
-    memcpy(msg + ctx, body, len);
-    crypto_sign_detached(sig, NULL, msg, ctx + len, sk);
-    free(msg);
-}
-
-static int s_verify(const char *body, size_t len, const unsigned char pk[32],
-                    const unsigned char sig[64])
-{
-    size_t ctx = strlen(SIG_CONTEXT);
-    unsigned char *msg = malloc(ctx + len);
-    if (!msg)
-        return -1;
-    memcpy(msg, SIG_CONTEXT, ctx);
-    memcpy(msg + ctx, body, len);
-    int rc = crypto_sign_verify_detached(sig, msg, ctx + len, pk);
-    free(msg);
-    return rc;
 }
 
 int bundle_make(const config_t *cfg, const nodekeys_t *keys, char **text)
@@ -63,7 +36,10 @@ int bundle_make(const config_t *cfg, const nodekeys_t *keys, char **text)
                      "curve-key %s\n",
                      cfg->agency, cfg->endpoint, s, e, c);
     unsigned char sig[64];
-    s_sign(out, (size_t)n, keys->sign_sk, sig);
+    if (ctxsig_sign(CTX_BUNDLE, (const uint8_t *)out, (size_t)n, keys->sign_sk, sig) != 0) {
+        free(out);
+        return -1;
+    }
     b64_encode(sig, 64, sigb64, sizeof sigb64);
     snprintf(out + n, BUNDLE_MAX - (size_t)n, "signature %s\n", sigb64);
     *text = out;
@@ -142,7 +118,8 @@ int bundle_parse(const char *text, const char *source, bundle_t *out, char *err,
         snprintf(err, errlen, "%s:%d: unexpected data after the signature", source, skipped + 8);
         return -1;
     }
-    if (s_verify(start, (size_t)(sig_line - start), b.sign_pk, sig) != 0) {
+    if (ctxsig_verify(CTX_BUNDLE, (const uint8_t *)start, (size_t)(sig_line - start), b.sign_pk,
+                      sig) != 0) {
         snprintf(err, errlen, "%s:%d: signature: does not verify with the bundle's sign-key "
                               "(bundle altered or corrupted)", source, skipped + 7);
         return -1;

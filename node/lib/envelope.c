@@ -1,5 +1,6 @@
 #include "envelope.h"
 #include "config.h"
+#include "ctxsig.h"
 #include "reason.h"
 
 #include <sodium.h>
@@ -7,7 +8,6 @@
 #include <string.h>
 
 #define KEY_CONTEXT "moux/batch-key/1" /* exactly 16 bytes: a BLAKE2b key */
-#define SIG_CONTEXT "moux/batch/1"
 #define SIG_BYTES crypto_sign_BYTES
 #define NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 
@@ -50,12 +50,12 @@ void envelope_hash(const uint8_t *header, size_t hlen, const uint8_t *payload, s
 static uint8_t *s_signed_bytes(const uint8_t *header, size_t hlen, const uint8_t *payload,
                                size_t plen, size_t *len)
 {
-    size_t ctx = strlen(SIG_CONTEXT);
+    size_t ctx = strlen(CTX_BATCH);
     *len = ctx + 4 + hlen + plen;
     uint8_t *buf = malloc(*len);
     if (!buf)
         return NULL;
-    memcpy(buf, SIG_CONTEXT, ctx);
+    memcpy(buf, CTX_BATCH, ctx);
     buf[ctx] = (uint8_t)(hlen >> 24);
     buf[ctx + 1] = (uint8_t)(hlen >> 16);
     buf[ctx + 2] = (uint8_t)(hlen >> 8);

@@ -54,26 +54,29 @@ static int s_lock(daemon_t *d, char *err, size_t errlen)
     return 0;
 }
 
-static int s_setopt_int(void *sock, int opt, int val)
+int zsock_set_int(void *sock, int option, int value)
 {
-    return zmq_setsockopt(sock, opt, &val, sizeof val);
+    return zmq_setsockopt(sock, option, &value, sizeof value);
+}
+
+int zsock_set_link_options(void *sock, const config_t *cfg)
+{
+    int64_t maxmsg = cfg->max_message_bytes;
+    int hb = (int)cfg->heartbeat_ms;
+    return zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
+           zsock_set_int(sock, ZMQ_LINGER, 0) || zsock_set_int(sock, ZMQ_HEARTBEAT_IVL, hb) ||
+           zsock_set_int(sock, ZMQ_HEARTBEAT_TIMEOUT, hb * 3) ||
+           zsock_set_int(sock, ZMQ_HEARTBEAT_TTL, hb * 3) ? -1 : 0;
 }
 
 static int s_open_router(daemon_t *d, char *err, size_t errlen)
 {
     d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
-    int64_t maxmsg = d->cfg.max_message_bytes;
-    int hb = (int)d->cfg.heartbeat_ms;
-    if (!d->router || s_setopt_int(d->router, ZMQ_CURVE_SERVER, 1) ||
+    if (!d->router || zsock_set_int(d->router, ZMQ_CURVE_SERVER, 1) ||
         zmq_setsockopt(d->router, ZMQ_CURVE_SECRETKEY, d->keys->curve_sk, 32) ||
         zmq_setsockopt(d->router, ZMQ_ZAP_DOMAIN, "moux", 4) ||
-        zmq_setsockopt(d->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
-        s_setopt_int(d->router, ZMQ_ROUTER_MANDATORY, 1) ||
-        s_setopt_int(d->router, ZMQ_LINGER, 0) ||
-        s_setopt_int(d->router, ZMQ_HEARTBEAT_IVL, hb) ||
-        s_setopt_int(d->router, ZMQ_HEARTBEAT_TIMEOUT, hb * 3) ||
-        s_setopt_int(d->router, ZMQ_HEARTBEAT_TTL, hb * 3) ||
-        zmq_bind(d->router, d->cfg.listen) != 0) {
+        zsock_set_int(d->router, ZMQ_ROUTER_MANDATORY, 1) ||
+        zsock_set_link_options(d->router, &d->cfg) || zmq_bind(d->router, d->cfg.listen) != 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", d->cfg.listen, zmq_strerror(zmq_errno()));
         return -1;
     }

@@ -33,6 +33,12 @@ void daemon_fini(daemon_t *d);
 int daemon_reload(daemon_t *d);
 link_t *daemon_link_by_agency(daemon_t *d, const char *agency);
 
+/* zmq_setsockopt for an int option; 0 on success. */
+int zsock_set_int(void *sock, int option, int value);
+/* The options every partner-facing socket carries: maximum message size,
+ * ZMTP heartbeats (interval, timeout and TTL of three intervals), linger 0. */
+int zsock_set_link_options(void *sock, const config_t *cfg);
+
 /* ---- link.c: one partner ---- */
 link_t *link_new(daemon_t *d, const partner_t *p);
 void link_destroy(link_t **self_p);

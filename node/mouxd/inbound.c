@@ -37,6 +37,19 @@ static void s_reply(s_ctx_t *c, const uint8_t *frame, size_t len)
                  c->p->agency, zmq_strerror(zmq_errno()));
 }
 
+/* The fields every receipt for batch h carries. */
+static void s_receipt_for(s_ctx_t *c, const Moux__BatchHeader *h, Moux__ReceiptBody *b)
+{
+    moux__receipt_body__init(b);
+    b->version = PROTOCOL_VERSION;
+    b->sender = c->d->cfg.agency;
+    b->recipient = (char *)c->p->agency;
+    b->signer_key_id = (ProtobufCBinaryData){KEYID_BYTES, c->d->keys->sign_id};
+    b->message_id = h->message_id;
+    b->sequence = h->sequence;
+    b->timestamp_ms = now_ms();
+}
+
 static void s_refuse(s_ctx_t *c, const Moux__BatchHeader *h, const char *reason)
 {
     daemon_t *d = c->d;
@@ -46,16 +59,10 @@ static void s_refuse(s_ctx_t *c, const Moux__BatchHeader *h, const char *reason)
     store_event(d->store, "batch-refused", c->p->agency, NULL, reason, NULL);
     if (!h)
         return; /* nothing to name in a receipt */
-    Moux__ReceiptBody b = MOUX__RECEIPT_BODY__INIT;
-    b.version = PROTOCOL_VERSION;
-    b.sender = d->cfg.agency;
-    b.recipient = (char *)c->p->agency;
-    b.signer_key_id = (ProtobufCBinaryData){KEYID_BYTES, d->keys->sign_id};
-    b.message_id = h->message_id;
-    b.timestamp_ms = now_ms();
+    Moux__ReceiptBody b;
+    s_receipt_for(c, h, &b);
     b.status = MOUX__BATCH_STATUS__BATCH_REFUSED;
     b.reason = (char *)reason;
-    b.sequence = h->sequence;
     uint8_t *frame = NULL;
     size_t len = 0;
     if (receipt_seal(&b, d->keys->sign_sk, &frame, &len) == 0)
@@ -156,16 +163,10 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
         }
     }
     envelope_hash(env->header.data, env->header.len, payload, plen, hash);
-    Moux__ReceiptBody b = MOUX__RECEIPT_BODY__INIT;
-    b.version = PROTOCOL_VERSION;
-    b.sender = d->cfg.agency;
-    b.recipient = (char *)c->p->agency;
-    b.signer_key_id = (ProtobufCBinaryData){KEYID_BYTES, d->keys->sign_id};
-    b.message_id = h->message_id;
+    Moux__ReceiptBody b;
+    s_receipt_for(c, h, &b);
     b.batch_hash = (ProtobufCBinaryData){sizeof hash, hash};
-    b.timestamp_ms = now_ms();
     b.status = MOUX__BATCH_STATUS__BATCH_OK;
-    b.sequence = h->sequence;
     b.n_results = n;
     b.results = resp;
     if (receipt_seal(&b, d->keys->sign_sk, &frame, &flen) != 0 ||

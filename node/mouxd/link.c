@@ -58,32 +58,20 @@ void link_set_rx_high(link_t *self, uint64_t seq)
         self->p.rx_high_seq = seq;
 }
 
-static int s_setopt_int(void *sock, int opt, int val)
-{
-    return zmq_setsockopt(sock, opt, &val, sizeof val);
-}
-
 static int s_open_dealer(link_t *self)
 {
-    const config_t *cfg = &self->d->cfg;
     self->dealer = zmq_socket(self->d->zctx, ZMQ_DEALER);
     if (!self->dealer)
         return -1;
-    int64_t maxmsg = cfg->max_message_bytes;
-    int hb = (int)cfg->heartbeat_ms;
     if (zmq_setsockopt(self->dealer, ZMQ_CURVE_SERVERKEY, self->p.curve_pk, 32) ||
         zmq_setsockopt(self->dealer, ZMQ_CURVE_PUBLICKEY, self->d->keys->curve_pk, 32) ||
         zmq_setsockopt(self->dealer, ZMQ_CURVE_SECRETKEY, self->d->keys->curve_sk, 32) ||
-        zmq_setsockopt(self->dealer, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
-        s_setopt_int(self->dealer, ZMQ_LINGER, 0) ||
+        zsock_set_link_options(self->dealer, &self->d->cfg) ||
         /* Queue nothing for a partner we are not connected to: unsent items
          * stay in the outbox, where a crash cannot lose them. */
-        s_setopt_int(self->dealer, ZMQ_IMMEDIATE, 1) ||
-        s_setopt_int(self->dealer, ZMQ_HEARTBEAT_IVL, hb) ||
-        s_setopt_int(self->dealer, ZMQ_HEARTBEAT_TIMEOUT, hb * 3) ||
-        s_setopt_int(self->dealer, ZMQ_HEARTBEAT_TTL, hb * 3) ||
-        s_setopt_int(self->dealer, ZMQ_RECONNECT_IVL, 200) ||
-        s_setopt_int(self->dealer, ZMQ_RECONNECT_IVL_MAX, 5000))
+        zsock_set_int(self->dealer, ZMQ_IMMEDIATE, 1) ||
+        zsock_set_int(self->dealer, ZMQ_RECONNECT_IVL, 200) ||
+        zsock_set_int(self->dealer, ZMQ_RECONNECT_IVL_MAX, 5000))
         return -1;
     char mon[64];
     snprintf(mon, sizeof mon, "inproc://monitor-%lld", (long long)self->p.pid);
