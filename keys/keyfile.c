@@ -16,7 +16,9 @@ const char *key_strerror(key_err_t err)
     switch (err) {
     case KEY_OK: return "ok";
     case KEY_ERR_IO: return "cannot read or write the file";
-    case KEY_ERR_PERM: return "secret key file is accessible by group or others (must be 0600)";
+    case KEY_ERR_PERM:
+        return "secret key file is accessible by group or others, or not owned by this user "
+               "(must be 0600 and ours)";
     case KEY_ERR_FORMAT: return "not a valid key file (wrong label, encoding, length or trailing data)";
     case KEY_ERR_EXISTS: return "file exists; refusing to overwrite";
     case KEY_ERR_NOMEM: return "out of secure memory";
@@ -60,7 +62,7 @@ out:
 }
 
 /* Reads the whole (small) file into buf; refuses anything larger. */
-static key_err_t s_read_line(const char *path, int secret, char *buf, size_t cap)
+static key_err_t s_read_line(const char *path, int secret, char *buf, size_t cap, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
@@ -70,7 +72,7 @@ static key_err_t s_read_line(const char *path, int secret, char *buf, size_t cap
     if (fstat(fd, &st) != 0)
         goto out;
     rc = KEY_ERR_PERM;
-    if (secret && (st.st_mode & 077))
+    if (secret && ((st.st_mode & 077) || st.st_uid != geteuid()))
         goto out;
     rc = KEY_ERR_FORMAT;
     if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (size_t)st.st_size >= cap)
@@ -81,17 +83,18 @@ static key_err_t s_read_line(const char *path, int secret, char *buf, size_t cap
         goto out;
     }
     buf[got] = '\0';
+    *len = (size_t)got;
     rc = KEY_OK;
 out:
     close(fd);
     return rc;
 }
 
-static key_err_t s_parse(char *line, const char *label, unsigned char *out, size_t len)
+static key_err_t s_parse(char *line, size_t linelen, const char *label, unsigned char *out,
+                         size_t len)
 {
     size_t lablen = strlen(label);
-    size_t linelen = strlen(line);
-    if (linelen < lablen + 3 || memcmp(line, label, lablen) != 0 || line[lablen] != ' ' ||
+    if (strlen(line) != linelen || linelen < lablen + 3 || memcmp(line, label, lablen) != 0 || line[lablen] != ' ' ||
         line[linelen - 1] != '\n')
         return KEY_ERR_FORMAT;
     line[linelen - 1] = '\0';
@@ -111,9 +114,10 @@ key_err_t keyfile_read_public(const char *path, const char *label, unsigned char
                               size_t len)
 {
     char line[LINE_MAX_BYTES];
-    key_err_t rc = s_read_line(path, 0, line, sizeof line);
+    size_t linelen = 0;
+    key_err_t rc = s_read_line(path, 0, line, sizeof line, &linelen);
     if (rc == KEY_OK)
-        rc = s_parse(line, label, out, len);
+        rc = s_parse(line, linelen, label, out, len);
     return rc;
 }
 
@@ -125,9 +129,10 @@ key_err_t keyfile_read_secret(const char *path, const char *label, size_t len,
     key_err_t rc = KEY_ERR_NOMEM;
     if (!line || !key)
         goto out;
-    rc = s_read_line(path, 1, line, LINE_MAX_BYTES);
+    size_t linelen = 0;
+    rc = s_read_line(path, 1, line, LINE_MAX_BYTES, &linelen);
     if (rc == KEY_OK)
-        rc = s_parse(line, label, key, len);
+        rc = s_parse(line, linelen, label, key, len);
     if (rc == KEY_OK) {
         *out = key;
         key = NULL;

@@ -88,7 +88,13 @@ int nodekeys_save(const nodekeys_t *self, const char *dir, char *err, size_t err
 static int s_consistent(const nodekeys_t *self)
 {
     unsigned char pk[32];
-    if (memcmp(self->sign_sk + 32, self->sign_pk, 32) != 0)
+    unsigned char *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    /* The seed (first half of the secret) must yield the public key. */
+    int ok = sk && crypto_sign_seed_keypair(pk, sk, self->sign_sk) == 0 &&
+             sodium_memcmp(pk, self->sign_pk, 32) == 0 &&
+             sodium_memcmp(sk, self->sign_sk, crypto_sign_SECRETKEYBYTES) == 0;
+    sodium_free(sk);
+    if (!ok)
         return 0;
     crypto_scalarmult_base(pk, self->enc_sk);
     if (sodium_memcmp(pk, self->enc_pk, 32) != 0)

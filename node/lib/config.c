@@ -47,7 +47,7 @@ int node_path(const char *dir, const char *name, char *out, size_t cap)
 int agency_id_valid(const char *id)
 {
     size_t n = strlen(id);
-    if (n == 0 || n > AGENCY_MAX || !isalnum((unsigned char)id[0]))
+    if (n == 0 || n > AGENCY_MAX || !isalnum((unsigned char)id[0]) || strcmp(id, "local") == 0)
         return 0;
     for (const char *p = id; *p; p++)
         if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '.' || *p == '-'))
@@ -62,10 +62,12 @@ int endpoint_valid(const char *endpoint)
     const char *colon = strrchr(endpoint + 6, ':');
     if (!colon || colon == endpoint + 6)
         return 0;
+    if (!isdigit((unsigned char)colon[1]))
+        return 0;
     char *end = NULL;
     errno = 0;
     long port = strtol(colon + 1, &end, 10);
-    return errno == 0 && end != colon + 1 && *end == '\0' && port >= 0 && port <= 65535;
+    return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
 }
 
 static void s_defaults(config_t *cfg)

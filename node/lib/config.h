@@ -31,9 +31,10 @@ int config_load(const char *dir, config_t *cfg, char *err, size_t errlen);
 /* Writes a new DIR/moux.conf (0600, never overwriting). */
 int config_write_new(const config_t *cfg, char *err, size_t errlen);
 
-/* Agency ids: 1-64 of [a-z0-9.-], starting with a letter or digit. */
+/* Agency ids: 1-64 of [a-z0-9.-], starting with a letter or digit; "local"
+ * is reserved (it means "published here" in queries). */
 int agency_id_valid(const char *id);
-/* tcp://HOST:PORT with a numeric port 1-65535 (ipc:// is refused). */
+/* tcp://HOST:PORT with a decimal port 1-65535 (ipc:// is refused). */
 int endpoint_valid(const char *endpoint);
 
 /* "DIR/name" into out; -1 if it does not fit. */

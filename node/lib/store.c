@@ -634,7 +634,8 @@ int store_inbound_find(store_t *self, int64_t pid, const uint8_t msgid[16], uint
         sqlite3_reset(st);
         return -1;
     }
-    memcpy(*frame, sqlite3_column_blob(st, 0), (size_t)n);
+    if (n > 0)
+        memcpy(*frame, sqlite3_column_blob(st, 0), (size_t)n);
     *len = (size_t)n;
     sqlite3_reset(st);
     return 1;

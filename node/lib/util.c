@@ -35,7 +35,7 @@ static int s_parse_relative(const char *text, uint64_t *ms)
 {
     char *end = NULL;
     unsigned long n = strtoul(text + 1, &end, 10);
-    if (end == text + 1 || end[1] != '\0' || n > 100000)
+    if (end == text + 1 || end[0] == '\0' || end[1] != '\0' || n > 100000)
         return -1;
     uint64_t unit = end[0] == 'd' ? 86400000u : end[0] == 'h' ? 3600000u : 0;
     if (!unit)
@@ -79,8 +79,12 @@ int parse_time_ms(const char *text, uint64_t *ms)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
+    struct tm want = tm;
     time_t t = timegm(&tm);
-    if (t == (time_t)-1)
+    struct tm got;
+    /* timegm normalises 2026-02-31 to March: refuse dates that do not exist. */
+    if (t == (time_t)-1 || !gmtime_r(&t, &got) || got.tm_year != want.tm_year ||
+        got.tm_mon != want.tm_mon || got.tm_mday != want.tm_mday)
         return -1;
     *ms = (uint64_t)t * 1000u + frac;
     return 0;

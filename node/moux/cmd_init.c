@@ -19,8 +19,8 @@
  * endpoint written into the bundle is fixed before partners see it. */
 static int s_pick_port(char *endpoint, size_t cap)
 {
-    char *colon = strrchr(endpoint + 6, ':');
-    if (strcmp(colon + 1, "0") != 0)
+    char *colon = strncmp(endpoint, "tcp://", 6) == 0 ? strrchr(endpoint + 6, ':') : NULL;
+    if (!colon || strcmp(colon + 1, "0") != 0)
         return 0;
     char host[ENDPOINT_MAX];
     size_t hlen = (size_t)(colon - (endpoint + 6));
@@ -91,7 +91,7 @@ int cmd_init(int argc, char **argv)
     if (!agency || !agency_id_valid(agency))
         return cli_fail("--agency: give an agency id of 1-64 characters a-z 0-9 . - "
                         "(e.g. vn.ais)");
-    if (!listen || !endpoint_valid(listen))
+    if (!listen)
         return cli_fail("--listen: give tcp://HOST:PORT (port 0 picks a free one)");
     if (endpoint && !endpoint_valid(endpoint))
         return cli_fail("--endpoint: give tcp://HOST:PORT");
@@ -102,6 +102,9 @@ int cmd_init(int argc, char **argv)
     str_copy(cfg.listen, sizeof cfg.listen, listen);
     if (s_pick_port(cfg.listen, sizeof cfg.listen) != 0)
         return cli_fail("--listen %s: cannot find a free port on that host", listen);
+    if (!endpoint_valid(cfg.listen))
+        return cli_fail("--listen %s: give tcp://HOST:PORT with a port 1-65535, or 0 to pick a "
+                        "free one", listen);
     str_copy(cfg.endpoint, sizeof cfg.endpoint, endpoint ? endpoint : cfg.listen);
     if (s_make_dir(dir) != 0)
         return 1;
