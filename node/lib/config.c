@@ -27,7 +27,8 @@ static const s_option_t s_options[] = {
     STR("agency", agency, ""),
     STR("listen", listen, ""),
     STR("endpoint", endpoint, ""),
-    NUM("max_message_bytes", max_message_bytes, 4 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
+    /* At least the 1 MiB batch frame every sender may use (envelope.h). */
+    NUM("max_message_bytes", max_message_bytes, 4 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024),
     NUM("clock_skew_seconds", clock_skew_seconds, 300, 5, 86400),
     NUM("batch_max_items", batch_max_items, 512, 1, 1024),
     NUM("max_inflight_batches", max_inflight_batches, 8, 1, 256),

@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* 1 if a daemon appears to serve DIR (its control socket exists). */
+/* 1 if a mouxd is running on DIR (it holds DIR/mouxd.lock). */
 int ctl_running(const char *dir);
 /* Sends req and waits up to timeout_ms for the reply. The reply is owned by
  * the caller (json_decref). NULL on failure, with the reason in err. A reply

@@ -20,6 +20,11 @@
 #define MSGID_BYTES 16
 #define BATCH_KEY_BYTES 32
 #define BATCH_HASH_BYTES 32
+/* No batch frame is larger than this, and every node accepts frames of this
+ * size (max_message_bytes may not be set lower), so a batch always fits. */
+#define FRAME_MAX_BYTES (1024 * 1024)
+/* What header, signature, AEAD tag and framing add to a payload, at most. */
+#define ENVELOPE_OVERHEAD_MAX 1024
 
 /* Derives both directional keys for a partner into tx and rx (32 bytes each,
  * normally sodium_malloc memory). -1 if the partner key is a low-order point. */

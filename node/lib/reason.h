@@ -24,5 +24,6 @@
 #define REASON_TLP_NOT_ALLOWED "tlp-not-allowed"
 #define REASON_INVALID_ITEM "invalid-item"
 #define REASON_INVALID_VALUE "invalid-value"
+#define REASON_ID_CONFLICT "id-conflict"
 
 #endif

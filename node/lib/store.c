@@ -68,7 +68,7 @@ static const char *s_sql[Q_COUNT] = {
     [Q_FIND_LOCAL] = "SELECT rid, id, tlp, confidence, valid_until_ms, created_ms, modified_ms,"
                      " valid_from_ms FROM indicator WHERE type = ?1 AND value = ?2"
                      " AND from_pid IS NULL AND revoked = 0 LIMIT 1",
-    [Q_FIND_ID] = "SELECT rid, from_pid, modified_ms FROM indicator WHERE id = ?1",
+    [Q_FIND_ID] = "SELECT rid, from_pid, modified_ms, revoked FROM indicator WHERE id = ?1",
     [Q_INSERT_IND] =
         "INSERT INTO indicator(id, type, value, pattern, tlp, confidence, created_ms,"
         " modified_ms, valid_from_ms, valid_until_ms, revoked, origin, from_pid, hops,"
@@ -442,6 +442,7 @@ int store_put_received(store_t *self, int64_t pid, const char *from_agency,
         *rid = sqlite3_column_int64(st, 0);
         int64_t holder = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 1);
         uint64_t held = (uint64_t)sqlite3_column_int64(st, 2);
+        int revoked = sqlite3_column_int(st, 3);
         sqlite3_reset(st);
         /* Only the partner we have an item from may send new versions of it:
          * nobody may overwrite what we published or got from someone else. */
@@ -449,7 +450,7 @@ int store_put_received(store_t *self, int64_t pid, const char *from_agency,
             *res = STORE_CONFLICT;
             return 0;
         }
-        if (ind->modified_ms <= held) {
+        if (ind->modified_ms <= held || revoked) { /* revocation is final */
             *res = STORE_UNCHANGED;
             return 0;
         }

@@ -172,7 +172,7 @@ int cmd_peer(int argc, char **argv)
         "[--max-tlp LEVEL] [--force]\n       moux peer list -d DIR [--json]";
     if (argc < 2)
         return cli_fail("%s", usage);
-    const char *sub = argv[1], *dir_opt = NULL, *fp = NULL, *types = "all", *tlp = "green";
+    const char *sub = argv[1], *dir_opt = NULL, *fp = NULL, *types = "all", *tlp = "amber";
     int force = 0, as_json = 0, c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {

@@ -1,5 +1,5 @@
-/* The control socket: a REP socket at ipc://DIR/control.sock (0600, in a
- * 0700 directory) serving the moux CLI. One JSON object per request and per
+/* The control socket: a REP socket at ipc://DIR/control.sock (owner only,
+ * srwx------, in a 0700 directory) serving the moux CLI. One JSON object per request and per
  * reply; docs/OPERATING.md lists the commands. */
 #include "daemon.h"
 #include "log.h"

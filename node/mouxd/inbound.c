@@ -96,7 +96,10 @@ static const char *s_check_item(const Moux__Indicator *ind)
     ind_type_t type;
     char norm[IND_VALUE_MAX + 1];
     const char *why = NULL;
+    char pattern[IND_PATTERN_MAX + 1];
+    /* On the wire only the canonical type names; the CLI's aliases are not. */
     if (!ind_id_valid(ind->id) || ind_type_parse(ind->type, &type) != 0 ||
+        strcmp(ind_type_name(type), ind->type) != 0 ||
         (unsigned)ind->tlp > MOUX__TLP__TLP_RED || ind->confidence > 100 ||
         ind->modified_ms < ind->created_ms || strlen(ind->pattern) > IND_PATTERN_MAX ||
         (ind->origin[0] && !agency_id_valid(ind->origin)) || ind->n_hops > 16)
@@ -107,6 +110,11 @@ static const char *s_check_item(const Moux__Indicator *ind)
     if (ind_normalise(type, ind->value, norm, sizeof norm, &why) != 0 ||
         strcmp(norm, ind->value) != 0)
         return REASON_INVALID_VALUE;
+    /* Until STIX patterns are parsed, the pattern must be the one the
+     * (type, value) gives, so it can never say something else. */
+    if (ind_pattern(type, ind->value, pattern, sizeof pattern) != 0 ||
+        strcmp(pattern, ind->pattern) != 0)
+        return REASON_INVALID_ITEM;
     return NULL;
 }
 
@@ -124,7 +132,7 @@ static Moux__ItemStatus s_store_item(s_ctx_t *c, const Moux__Indicator *ind, con
         return (Moux__ItemStatus)-1;
     }
     if (res == STORE_CONFLICT) {
-        *reason = "id-conflict";
+        *reason = REASON_ID_CONFLICT;
         return MOUX__ITEM_STATUS__ITEM_REJECTED;
     }
     return res == STORE_UNCHANGED ? MOUX__ITEM_STATUS__ITEM_DUPLICATE
@@ -225,8 +233,13 @@ static void s_on_envelope(s_ctx_t *c, const Moux__Envelope *env)
             log_error("STORE-FAILED", "partner %s: %s", c->p->agency, store_errmsg(c->d->store));
         goto out;
     }
-    if (h->sequence + SEQ_WINDOW <= c->p->rx_high_seq ||
-        store_inbound_seq_used(c->d->store, c->p->pid, h->sequence) != 0) {
+    int used = h->sequence + SEQ_WINDOW <= c->p->rx_high_seq
+                   ? 1 : store_inbound_seq_used(c->d->store, c->p->pid, h->sequence);
+    if (used < 0) { /* our fault, not the sender's: no receipt, it retries */
+        log_error("STORE-FAILED", "partner %s: %s", c->p->agency, store_errmsg(c->d->store));
+        goto out;
+    }
+    if (used) {
         reason = REASON_SEQUENCE_REPLAYED;
         goto refuse;
     }
@@ -265,14 +278,6 @@ static int s_recv_one(daemon_t *d)
     got = 1;
     if (!zmq_msg_more(&route) || zmq_msg_recv(&body, d->router, ZMQ_DONTWAIT) < 0)
         goto out;
-    if (zmq_msg_more(&body)) { /* more than one frame: drain and drop */
-        zmq_msg_t extra;
-        zmq_msg_init(&extra);
-        while (zmq_msg_more(&body) && zmq_msg_recv(&extra, d->router, ZMQ_DONTWAIT) >= 0)
-            if (!zmq_msg_more(&extra))
-                break;
-        zmq_msg_close(&extra);
-    }
     const char *agency = zmq_msg_gets(&body, "User-Id");
     link_t *link = agency ? daemon_link_by_agency(d, agency) : NULL;
     if (!link) {
@@ -280,6 +285,17 @@ static int s_recv_one(daemon_t *d)
         goto out;
     }
     s_ctx_t c = {d, link, link_partner(link), &route};
+    if (zmq_msg_more(&body)) { /* a message is one frame: drain the rest, refuse it */
+        int more = 1;
+        for (int i = 0; more && i < 1024; i++) {
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            more = zmq_msg_recv(&extra, d->router, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+        }
+        s_refuse(&c, NULL, REASON_MALFORMED_FRAME);
+        goto out;
+    }
     Moux__Frame *f = moux__frame__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
     if (!f || f->kind_case != MOUX__FRAME__KIND_ENVELOPE)
         s_refuse(&c, NULL, REASON_MALFORMED_FRAME);

@@ -20,12 +20,21 @@
 
 #define SEQ_RESERVE 1024 /* sequence numbers reserved per store write */
 #define INFLIGHT_CAP 256
+#define SENT_RING 1024   /* recently sent batches a receipt may answer */
 
 typedef struct {
     unsigned char message_id[MSGID_BYTES];
     uint64_t seq, sent_ms;
     size_t items;
 } s_inflight_t;
+
+/* A batch we sent: a receipt is applied only if it answers one of these
+ * and, when it accepts the batch, names the hash of what we sent. */
+typedef struct {
+    unsigned char message_id[MSGID_BYTES];
+    unsigned char hash[BATCH_HASH_BYTES];
+    int used;
+} s_sent_t;
 
 struct link {
     daemon_t *d;
@@ -36,6 +45,8 @@ struct link {
     uint64_t next_seq, seq_reserved;
     s_inflight_t inflight[INFLIGHT_CAP];
     size_t n_inflight;
+    s_sent_t sent[SENT_RING];
+    size_t sent_next;
     int64_t cursor;          /* highest outbox row id in flight */
     uint64_t backoff_ms, retry_at_ms;
     uint64_t last_receipt_ms, refused_in;
@@ -194,11 +205,24 @@ static int s_reserve_seq(link_t *self)
     return 0;
 }
 
-/* Packs a batch payload; caller frees. */
-static uint8_t *s_pack_batch(outbox_batch_t *ob, size_t *len)
+/* How many of the fetched items fit one frame of FRAME_MAX_BYTES. */
+static size_t s_items_that_fit(const outbox_batch_t *ob)
+{
+    size_t budget = FRAME_MAX_BYTES - ENVELOPE_OVERHEAD_MAX, used = 0, n = 0;
+    for (; n < ob->n; n++) {
+        size_t item = moux__indicator__get_packed_size(ob->items[n]);
+        used += item + 1 + 5; /* field tag and length prefix */
+        if (used > budget)
+            break;
+    }
+    return n;
+}
+
+/* Packs the first n items as a batch payload; caller frees. */
+static uint8_t *s_pack_batch(outbox_batch_t *ob, size_t n, size_t *len)
 {
     Moux__Batch batch = MOUX__BATCH__INIT;
-    batch.n_items = ob->n;
+    batch.n_items = n;
     batch.items = ob->items;
     *len = moux__batch__get_packed_size(&batch);
     uint8_t *buf = malloc(*len ? *len : 1);
@@ -223,14 +247,15 @@ static int s_send_one(link_t *self)
         return 0;
     }
     int rc = -1;
-    size_t plen = 0, flen = 0;
-    uint8_t *payload = s_pack_batch(&ob, &plen), *frame = NULL;
+    size_t plen = 0, flen = 0, n = s_items_that_fit(&ob);
+    assert(n > 0); /* one item is far smaller than a frame (indicator.h limits) */
+    uint8_t *payload = s_pack_batch(&ob, n, &plen), *frame = NULL;
     if (!payload || s_reserve_seq(self) != 0)
         goto out;
     envelope_meta_t meta = {
         .sender = d->cfg.agency, .recipient = self->p.agency, .mou_id = "",
         .sender_key_id = d->keys->sign_id, .recipient_key_id = NULL,
-        .sequence = self->next_seq, .timestamp_ms = now_ms(), .item_count = (uint32_t)ob.n,
+        .sequence = self->next_seq, .timestamp_ms = now_ms(), .item_count = (uint32_t)n,
     };
     unsigned char rkid[KEYID_BYTES];
     keyid_of(self->p.enc_pk, 32, rkid);
@@ -247,10 +272,14 @@ static int s_send_one(link_t *self)
     memcpy(f->message_id, meta.message_id, MSGID_BYTES);
     f->seq = self->next_seq++;
     f->sent_ms = mono_ms();
-    f->items = ob.n;
-    self->cursor = ob.rids[ob.n - 1];
+    f->items = n;
+    s_sent_t *s = &self->sent[self->sent_next++ % SENT_RING];
+    memcpy(s->message_id, meta.message_id, MSGID_BYTES);
+    memcpy(s->hash, hash, BATCH_HASH_BYTES);
+    s->used = 1;
+    self->cursor = ob.rids[n - 1];
     log_debug("BATCH-SENT", "partner %s: seq %llu, %zu items, %zu bytes", self->p.agency,
-              (unsigned long long)f->seq, ob.n, flen);
+              (unsigned long long)f->seq, n, flen);
     rc = 1;
 out:
     free(payload);
@@ -270,6 +299,15 @@ void link_pump(link_t *self)
         ;
 }
 
+/* Doubles the retransmission delay, up to retry_max_ms; a good receipt
+ * resets it. */
+static void s_back_off(link_t *self)
+{
+    self->backoff_ms *= 2;
+    if (self->backoff_ms > (uint64_t)self->d->cfg.retry_max_ms)
+        self->backoff_ms = (uint64_t)self->d->cfg.retry_max_ms;
+}
+
 void link_tick(link_t *self, uint64_t now)
 {
     if (self->n_inflight == 0)
@@ -280,9 +318,7 @@ void link_tick(link_t *self, uint64_t now)
     log_warn("BATCH-TIMEOUT", "partner %s: no receipt for %zu batch(es) after %llu ms; resending",
              self->p.agency, self->n_inflight, (unsigned long long)self->backoff_ms);
     s_rewind(self);
-    self->backoff_ms *= 2;
-    if (self->backoff_ms > (uint64_t)self->d->cfg.retry_max_ms)
-        self->backoff_ms = (uint64_t)self->d->cfg.retry_max_ms;
+    s_back_off(self);
     link_pump(self);
 }
 
@@ -334,7 +370,18 @@ fail:
     return -1;
 }
 
-/* A receipt must come from the partner's key, name us and them. */
+/* The sent batch a receipt answers, or NULL. */
+static s_sent_t *s_sent_find(link_t *self, const Moux__ReceiptBody *b)
+{
+    for (size_t i = 0; i < SENT_RING; i++)
+        if (self->sent[i].used &&
+            memcmp(self->sent[i].message_id, b->message_id.data, MSGID_BYTES) == 0)
+            return &self->sent[i];
+    return NULL;
+}
+
+/* A receipt must come from the partner's key, name us and them, and answer
+ * a batch we sent, with the hash of what we sent. */
 static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b)
 {
     unsigned char kid[KEYID_BYTES];
@@ -343,6 +390,14 @@ static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b)
         return "receipt names the wrong agencies";
     if (b->signer_key_id.len != KEYID_BYTES || memcmp(b->signer_key_id.data, kid, KEYID_BYTES))
         return "receipt signer key id is not the partner's";
+    s_sent_t *s = s_sent_find(self, b);
+    if (!s)
+        return "receipt for no batch we sent recently (replayed, or from before a restart)";
+    if (b->status == MOUX__BATCH_STATUS__BATCH_OK &&
+        (b->batch_hash.len != BATCH_HASH_BYTES ||
+         sodium_memcmp(b->batch_hash.data, s->hash, BATCH_HASH_BYTES) != 0))
+        return "receipt hash is not the hash of the batch we sent";
+    s->used = 0; /* answered: the same receipt again is a replay */
     return NULL;
 }
 
@@ -371,6 +426,7 @@ static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
                     NULL);
         s_rewind(self);
         self->retry_at_ms = mono_ms() + self->backoff_ms;
+        s_back_off(self);
         goto out;
     }
     if (s_apply_receipt(self, b, f->receipt) == 0)

@@ -21,6 +21,9 @@ note "$N items queued for a dead partner"
 "$CLUSTER" start "$WORK" us.cisa
 wait_for 20 "first items at us.cisa" '[ "$(stored)" -gt 0 ]'
 "$CLUSTER" stop "$WORK" us.cisa --kill
+# A crash leaves control.sock behind; status must still say "not running", at once.
+"$MOUX" status -d "$WORK/us.cisa" --json | jq -e '.running == false' >/dev/null \
+    || fail "status of a crashed node should say not running"
 note "receiver killed with $(sqlite3 "$WORK/us.cisa/store.db" 'select count(*) from indicator') stored"
 "$CLUSTER" start "$WORK" us.cisa
 

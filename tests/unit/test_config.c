@@ -163,7 +163,7 @@ static void test_all_keys_comments_and_blank_lines(void)
                        "\tlisten   =   tcp://0.0.0.0:7101  \n"
                        "endpoint = tcp://moux.vn.example:443\n"
                        "  \t \n"
-                       "max_message_bytes = 65536\n"
+                       "max_message_bytes = 1048576\n"
                        "clock_skew_seconds = 86400\n"
                        "batch_max_items = 1\n"
                        "max_inflight_batches = 256\n"
@@ -176,7 +176,7 @@ static void test_all_keys_comments_and_blank_lines(void)
     CHECK_STR(cfg.agency, "vn.ais");
     CHECK_STR(cfg.listen, "tcp://0.0.0.0:7101");
     CHECK_STR(cfg.endpoint, "tcp://moux.vn.example:443");
-    CHECK(cfg.max_message_bytes == 65536);
+    CHECK(cfg.max_message_bytes == 1048576);
     CHECK(cfg.clock_skew_seconds == 86400);
     CHECK(cfg.batch_max_items == 1);
     CHECK(cfg.max_inflight_batches == 256);

@@ -577,6 +577,34 @@ static void test_put_received_versions(void)
     store_destroy(&st);
 }
 
+/* Revocation is final: no later version from the partner brings it back. */
+static void test_received_revocation_is_permanent(void)
+{
+    int64_t pid_b = 0, pid_c = 0, rid = 0;
+    store_t *st = fresh_store("revoked", &pid_b, &pid_c);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    Moux__Indicator ind;
+    ind_init(&ind, "domain-name", "evil.example", MOUX__TLP__TLP_GREEN, 50, 0);
+    ind.id = (char *)RID1;
+    ind.pattern = "[domain-name:value = 'evil.example']";
+    ind.created_ms = ind.valid_from_ms = 1000;
+    ind.origin = "b.example";
+    store_put_t res;
+    ind.modified_ms = 2000;
+    ind.revoked = 1;
+    CHECK(store_put_received(st, pid_b, "b.example", &ind, now_ms(), &rid, &res) == 0);
+    CHECK(res == STORE_NEW);
+    ind.modified_ms = 3000;
+    ind.revoked = 0;
+    CHECK(store_put_received(st, pid_b, "b.example", &ind, now_ms(), &rid, &res) == 0);
+    CHECK(res == STORE_UNCHANGED);
+    found_t f = query(st, NULL, NULL, NULL);
+    CHECK(f.n == 1 && f.modified == 2000);
+    store_destroy(&st);
+}
+
 static void test_put_received_anonymised_origin(void)
 {
     int64_t pid_b = 0, pid_c = 0;
@@ -942,6 +970,7 @@ int main(void)
     RUN(test_rollback_discards_put);
     RUN(test_put_received_versions);
     RUN(test_put_received_anonymised_origin);
+    RUN(test_received_revocation_is_permanent);
     RUN(test_received_id_of_local_item_is_conflict);
     RUN(test_received_id_held_from_other_partner_is_conflict);
     RUN(test_outbox_put_fetch_order_cursor_max);
