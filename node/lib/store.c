@@ -37,9 +37,10 @@ static const char *s_migrations[] = {
     "CREATE TABLE outbox(pid INTEGER NOT NULL, rid INTEGER NOT NULL,"
     "  modified_ms INTEGER NOT NULL, PRIMARY KEY(pid, rid)) WITHOUT ROWID;"
     "CREATE TABLE inbound(pid INTEGER NOT NULL, message_id BLOB NOT NULL,"
+    "  sender_key_id BLOB NOT NULL,"         /* sequences are per sending key */
     "  seq INTEGER NOT NULL, received_ms INTEGER NOT NULL, header BLOB NOT NULL,"
     "  payload BLOB NOT NULL, signature BLOB NOT NULL, receipt BLOB NOT NULL,"
-    "  PRIMARY KEY(pid, message_id), UNIQUE(pid, seq));"
+    "  PRIMARY KEY(pid, message_id), UNIQUE(pid, sender_key_id, seq));"
     "CREATE TABLE receipt(pid INTEGER NOT NULL, message_id BLOB NOT NULL,"
     "  seq INTEGER NOT NULL, received_ms INTEGER NOT NULL, accepted INTEGER NOT NULL,"
     "  duplicate INTEGER NOT NULL, rejected INTEGER NOT NULL, body BLOB NOT NULL,"
@@ -78,9 +79,9 @@ static const char *s_sql[Q_COUNT] = {
         " created_ms=?7, modified_ms=?8, valid_from_ms=?9, valid_until_ms=?10, revoked=?11,"
         " origin=?12, from_pid=?13, hops=?14, received_ms=?15 WHERE id=?1",
     [Q_INBOUND_FIND] = "SELECT receipt FROM inbound WHERE pid = ?1 AND message_id = ?2",
-    [Q_INBOUND_SEQ] = "SELECT 1 FROM inbound WHERE pid = ?1 AND seq = ?2",
+    [Q_INBOUND_SEQ] = "SELECT 1 FROM inbound WHERE pid = ?1 AND seq = ?2 AND sender_key_id = ?3",
     [Q_INBOUND_PUT] = "INSERT INTO inbound(pid, message_id, seq, received_ms, header, payload,"
-                      " signature, receipt) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+                      " signature, receipt, sender_key_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
     [Q_EVENT] = "INSERT INTO event(ts_ms, kind, partner, indicator_id, reason, detail)"
                 " VALUES(?1,?2,?3,?4,?5,?6)",
 };
@@ -222,7 +223,8 @@ int store_partner_upsert(store_t *self, const partner_t *p)
         " ON CONFLICT(agency) DO UPDATE SET endpoint=excluded.endpoint,"
         " sign_pk=excluded.sign_pk, enc_pk=excluded.enc_pk, curve_pk=excluded.curve_pk,"
         " fingerprint=excluded.fingerprint, allow_types=excluded.allow_types,"
-        " max_tlp=excluded.max_tlp";
+        " max_tlp=excluded.max_tlp, rx_high_seq = CASE WHEN partner.sign_pk = excluded.sign_pk"
+        " THEN partner.rx_high_seq ELSE 0 END";
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -642,20 +644,21 @@ int store_inbound_find(store_t *self, int64_t pid, const uint8_t msgid[16], uint
     return 1;
 }
 
-int store_inbound_seq_used(store_t *self, int64_t pid, uint64_t seq)
+int store_inbound_seq_used(store_t *self, int64_t pid, const uint8_t key_id[32], uint64_t seq)
 {
     sqlite3_stmt *st = s_q(self, Q_INBOUND_SEQ);
     sqlite3_bind_int64(st, 1, pid);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+    sqlite3_bind_blob(st, 3, key_id, 32, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_inbound_put(store_t *self, int64_t pid, const uint8_t msgid[16], uint64_t seq,
-                      const ProtobufCBinaryData *header, const uint8_t *payload,
-                      size_t payload_len, const uint8_t sig[64], const uint8_t *receipt,
-                      size_t receipt_len)
+int store_inbound_put(store_t *self, int64_t pid, const uint8_t key_id[32],
+                      const uint8_t msgid[16], uint64_t seq, const ProtobufCBinaryData *header,
+                      const uint8_t *payload, size_t payload_len, const uint8_t sig[64],
+                      const uint8_t *receipt, size_t receipt_len)
 {
     sqlite3_stmt *st = s_q(self, Q_INBOUND_PUT);
     sqlite3_bind_int64(st, 1, pid);
@@ -666,6 +669,7 @@ int store_inbound_put(store_t *self, int64_t pid, const uint8_t msgid[16], uint6
     sqlite3_bind_blob(st, 6, payload, (int)payload_len, SQLITE_STATIC);
     sqlite3_bind_blob(st, 7, sig, 64, SQLITE_STATIC);
     sqlite3_bind_blob(st, 8, receipt, (int)receipt_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, key_id, 32, SQLITE_STATIC);
     return s_step_done(st);
 }
 

@@ -45,8 +45,9 @@ typedef struct {
     uint64_t last_receipt_ms;
 } partner_t;
 
-/* Inserts or replaces (by agency) a partner's identity and allowances;
- * sequence state of an existing partner is kept. */
+/* Inserts or replaces (by agency) a partner's identity and allowances. The
+ * sequence state of an existing partner is kept unless its signing key
+ * changed (a new node numbers its batches from 1 again). */
 int store_partner_upsert(store_t *self, const partner_t *p);
 /* All partners ordered by agency; *out is owned by the caller (free). */
 int store_partners(store_t *self, partner_t **out, size_t *n);
@@ -93,12 +94,13 @@ void outbox_batch_free(outbox_batch_t *b);
  * message id was already received from pid; 0 if not; -1 on error. */
 int store_inbound_find(store_t *self, int64_t pid, const uint8_t msgid[16], uint8_t **frame,
                        size_t *len);
-/* 1 if pid already used seq for another message, 0 if not, -1 on error. */
-int store_inbound_seq_used(store_t *self, int64_t pid, uint64_t seq);
-int store_inbound_put(store_t *self, int64_t pid, const uint8_t msgid[16], uint64_t seq,
-                      const ProtobufCBinaryData *header, const uint8_t *payload,
-                      size_t payload_len, const uint8_t sig[64], const uint8_t *receipt,
-                      size_t receipt_len);
+/* 1 if pid's signing key key_id already used seq, 0 if not, -1 on error.
+ * Sequence numbers are per sending key: a re-keyed partner starts again. */
+int store_inbound_seq_used(store_t *self, int64_t pid, const uint8_t key_id[32], uint64_t seq);
+int store_inbound_put(store_t *self, int64_t pid, const uint8_t key_id[32],
+                      const uint8_t msgid[16], uint64_t seq, const ProtobufCBinaryData *header,
+                      const uint8_t *payload, size_t payload_len, const uint8_t sig[64],
+                      const uint8_t *receipt, size_t receipt_len);
 int store_receipt_put(store_t *self, int64_t pid, const Moux__ReceiptBody *body,
                       const ProtobufCBinaryData *raw_body, const ProtobufCBinaryData *sig,
                       int accepted, int duplicate, int rejected);

@@ -90,6 +90,27 @@ static void s_drop_links(daemon_t *d)
     free(d->links);
     d->links = NULL;
     d->n_links = 0;
+    free(d->unlinked);
+    d->unlinked = NULL;
+    d->n_unlinked = 0;
+}
+
+/* Opens the links still missing; a partner whose link cannot open now is
+ * kept and tried again, never silently dropped. */
+static void s_open_links(daemon_t *d)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < d->n_unlinked; i++) {
+        link_t *l = link_new(d, &d->unlinked[i]);
+        if (l)
+            d->links[d->n_links++] = l;
+        else
+            d->unlinked[kept++] = d->unlinked[i];
+    }
+    if (kept)
+        log_warn("LINK-RETRY", "%zu partner link(s) could not open; retrying in 2 s", kept);
+    d->n_unlinked = kept;
+    d->relink_at_ms = mono_ms() + 2000;
 }
 
 int daemon_reload(daemon_t *d)
@@ -106,13 +127,10 @@ int daemon_reload(daemon_t *d)
         free(ps);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        link_t *l = link_new(d, &ps[i]);
-        if (l)
-            d->links[d->n_links++] = l;
-    }
-    free(ps);
-    log_info("PARTNERS", "%zu partner(s) loaded", d->n_links);
+    d->unlinked = ps;
+    d->n_unlinked = n;
+    s_open_links(d);
+    log_info("PARTNERS", "%zu partner(s) loaded", n);
     return 0;
 }
 
@@ -244,6 +262,8 @@ int daemon_run(daemon_t *d)
         }
         free(items);
         uint64_t now = mono_ms();
+        if (d->n_unlinked && now >= d->relink_at_ms)
+            s_open_links(d);
         for (size_t i = 0; i < d->n_links; i++) {
             link_tick(d->links[i], now);
             link_pump(d->links[i]);

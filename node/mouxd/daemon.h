@@ -22,6 +22,9 @@ typedef struct {
     void *ctl;        /* control socket (REP at ipc://DIR/control.sock) */
     link_t **links;
     size_t n_links;
+    partner_t *unlinked;      /* partners whose link failed to open: retried */
+    size_t n_unlinked;
+    uint64_t relink_at_ms;
     int lock_fd;
     uint64_t started_ms;
 } daemon_t;

@@ -54,8 +54,11 @@ static void s_refuse(s_ctx_t *c, const Moux__BatchHeader *h, const char *reason)
 {
     daemon_t *d = c->d;
     link_count_refusal(c->link);
-    log_warn("BATCH-REFUSED", "partner %s: batch seq %llu refused: %s", c->p->agency,
-             h ? (unsigned long long)h->sequence : 0ULL, reason);
+    if (h)
+        log_warn("BATCH-REFUSED", "partner %s: batch seq %llu refused: %s", c->p->agency,
+                 (unsigned long long)h->sequence, reason);
+    else
+        log_warn("FRAME-REFUSED", "partner %s: frame refused: %s", c->p->agency, reason);
     store_event(d->store, "batch-refused", c->p->agency, NULL, reason, NULL);
     if (!h)
         return; /* nothing to name in a receipt */
@@ -178,8 +181,8 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
     b.n_results = n;
     b.results = resp;
     if (receipt_seal(&b, d->keys->sign_sk, &frame, &flen) != 0 ||
-        store_inbound_put(d->store, c->p->pid, h->message_id.data, h->sequence, &env->header,
-                          payload, plen, sig, frame, flen) != 0 ||
+        store_inbound_put(d->store, c->p->pid, h->sender_key_id.data, h->message_id.data,
+                          h->sequence, &env->header, payload, plen, sig, frame, flen) != 0 ||
         (h->sequence > c->p->rx_high_seq &&
          store_partner_set_rx_high(d->store, c->p->pid, h->sequence) != 0) ||
         store_commit(d->store) != 0)
@@ -233,8 +236,9 @@ static void s_on_envelope(s_ctx_t *c, const Moux__Envelope *env)
             log_error("STORE-FAILED", "partner %s: %s", c->p->agency, store_errmsg(c->d->store));
         goto out;
     }
-    int used = h->sequence + SEQ_WINDOW <= c->p->rx_high_seq
-                   ? 1 : store_inbound_seq_used(c->d->store, c->p->pid, h->sequence);
+    uint64_t high = c->p->rx_high_seq;
+    int used = high >= SEQ_WINDOW && h->sequence <= high - SEQ_WINDOW
+                   ? 1 : store_inbound_seq_used(c->d->store, c->p->pid, h->sender_key_id.data, h->sequence);
     if (used < 0) { /* our fault, not the sender's: no receipt, it retries */
         log_error("STORE-FAILED", "partner %s: %s", c->p->agency, store_errmsg(c->d->store));
         goto out;

@@ -84,8 +84,11 @@ static int s_open_dealer(link_t *self)
         zsock_set_int(self->dealer, ZMQ_RECONNECT_IVL, 200) ||
         zsock_set_int(self->dealer, ZMQ_RECONNECT_IVL_MAX, 5000))
         return -1;
+    /* libzmq frees a closed socket's inproc name in the background, so a
+     * rebuilt link must not reuse its predecessor's name. */
+    static unsigned s_generation;
     char mon[64];
-    snprintf(mon, sizeof mon, "inproc://monitor-%lld", (long long)self->p.pid);
+    snprintf(mon, sizeof mon, "inproc://monitor-%lld-%u", (long long)self->p.pid, ++s_generation);
     if (zmq_socket_monitor(self->dealer, mon,
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |

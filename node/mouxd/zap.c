@@ -77,6 +77,7 @@ void zap_on_request(daemon_t *d)
                 memcpy(addr, zmq_msg_data(&f[3]), alen);
                 log_warn("ZAP-DENIED", "connection from %s refused: CURVE key is not a "
                          "partner's", addr);
+                store_event(d->store, "connection-refused", NULL, NULL, "not-a-partner", addr);
                 s_reply(d, &f[1], "400", "not a partner", "");
             }
         } else if (held >= 2) {

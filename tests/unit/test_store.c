@@ -382,7 +382,7 @@ static void test_partner_upsert_and_list(void)
     store_destroy(&st);
 }
 
-static void test_partner_reupsert_keeps_sequence_state(void)
+static void test_partner_reupsert_keeps_sequence_state_unless_rekeyed(void)
 {
     int64_t pid_b = 0, pid_c = 0;
     store_t *st = fresh_store("reupsert", &pid_b, &pid_c);
@@ -393,14 +393,18 @@ static void test_partner_reupsert_keeps_sequence_state(void)
     CHECK(store_partner_set_rx_high(st, pid_b, 42) == 0);
     CHECK(store_partner_set_last_receipt(st, pid_b, 123456) == 0);
 
+    partner_t *list = NULL;
+    size_t n = 0;
     partner_t b2;
     make_partner(&b2, "b.example", "tcp://192.0.2.7:7200");
+    CHECK(store_partners(st, &list, &n) == 0 && n == 2);
+    if (n == 2) /* the same node: same signing key, other endpoint and keys */
+        memcpy(b2.sign_pk, list[0].sign_pk, 32);
+    free(list);
     b2.max_tlp = TLP_RED;
     b2.allow_types = 3;
     CHECK(store_partner_upsert(st, &b2) == 0);
 
-    partner_t *list = NULL;
-    size_t n = 0;
     CHECK(store_partners(st, &list, &n) == 0);
     CHECK(n == 2);
     if (n == 2) {
@@ -415,6 +419,14 @@ static void test_partner_reupsert_keeps_sequence_state(void)
         CHECK(p->last_receipt_ms == 123456);
         CHECK(list[1].tx_seq_reserved == 0); /* c untouched */
     }
+    free(list);
+
+    /* A new signing key is a new node: it numbers its batches from 1 again. */
+    partner_t b3;
+    make_partner(&b3, "b.example", "tcp://192.0.2.7:7200");
+    CHECK(store_partner_upsert(st, &b3) == 0);
+    CHECK(store_partners(st, &list, &n) == 0);
+    CHECK(n == 2 && list[0].rx_high_seq == 0 && list[0].tx_seq_reserved == 100);
     free(list);
     store_destroy(&st);
 }
@@ -812,7 +824,9 @@ static void test_inbound_put_find_and_sequence(void)
     CHECK(st != NULL);
     if (!st)
         return;
-    uint8_t msgid[16], other[16], sig[64], hdr[40], payload[100], receipt[150];
+    uint8_t msgid[16], other[16], sig[64], hdr[40], payload[100], receipt[150], key[32], key2[32];
+    randombytes_buf(key, sizeof key);
+    randombytes_buf(key2, sizeof key2);
     randombytes_buf(msgid, sizeof msgid);
     randombytes_buf(other, sizeof other);
     randombytes_buf(sig, sizeof sig);
@@ -824,9 +838,9 @@ static void test_inbound_put_find_and_sequence(void)
     size_t len = 0;
 
     CHECK(store_inbound_find(st, pid_b, msgid, &frame, &len) == 0);
-    CHECK(store_inbound_seq_used(st, pid_b, 5) == 0);
+    CHECK(store_inbound_seq_used(st, pid_b, key, 5) == 0);
     CHECK(store_begin(st) == 0);
-    CHECK(store_inbound_put(st, pid_b, msgid, 5, &header, payload, sizeof payload, sig, receipt,
+    CHECK(store_inbound_put(st, pid_b, key, msgid, 5, &header, payload, sizeof payload, sig, receipt,
                             sizeof receipt) == 0);
     CHECK(store_commit(st) == 0);
 
@@ -834,20 +848,24 @@ static void test_inbound_put_find_and_sequence(void)
     CHECK(len == sizeof receipt && frame && memcmp(frame, receipt, len) == 0);
     free(frame);
     frame = NULL;
-    CHECK(store_inbound_seq_used(st, pid_b, 5) == 1);
-    CHECK(store_inbound_seq_used(st, pid_b, 6) == 0);
-    CHECK(store_inbound_seq_used(st, pid_c, 5) == 0);   /* per partner */
+    CHECK(store_inbound_seq_used(st, pid_b, key, 5) == 1);
+    CHECK(store_inbound_seq_used(st, pid_b, key, 6) == 0);
+    CHECK(store_inbound_seq_used(st, pid_c, key, 5) == 0);   /* per partner */
     CHECK(store_inbound_find(st, pid_b, other, &frame, &len) == 0); /* unknown message id */
     CHECK(store_inbound_find(st, pid_c, msgid, &frame, &len) == 0); /* same id, other partner */
     CHECK(frame == NULL);
 
     /* The same message id, or the same sequence, cannot be stored twice. */
-    CHECK(store_inbound_put(st, pid_b, msgid, 6, &header, payload, sizeof payload, sig, receipt,
+    CHECK(store_inbound_put(st, pid_b, key, msgid, 6, &header, payload, sizeof payload, sig, receipt,
                             sizeof receipt) != 0);
-    CHECK(store_inbound_put(st, pid_b, other, 5, &header, payload, sizeof payload, sig, receipt,
+    CHECK(store_inbound_put(st, pid_b, key, other, 5, &header, payload, sizeof payload, sig, receipt,
                             sizeof receipt) != 0);
-    CHECK(store_inbound_put(st, pid_c, msgid, 5, &header, payload, sizeof payload, sig, receipt,
+    CHECK(store_inbound_put(st, pid_c, key, msgid, 5, &header, payload, sizeof payload, sig, receipt,
                             sizeof receipt) == 0);
+    /* A partner that re-keyed (a new node) numbers from the start again. */
+    CHECK(store_inbound_seq_used(st, pid_b, key2, 5) == 0);
+    CHECK(store_inbound_put(st, pid_b, key2, other, 5, &header, payload, sizeof payload, sig,
+                            receipt, sizeof receipt) == 0);
     store_destroy(&st);
 }
 
@@ -962,7 +980,7 @@ int main(void)
     RUN(test_read_only_open_of_missing_store_refused);
     RUN(test_newer_schema_refused);
     RUN(test_partner_upsert_and_list);
-    RUN(test_partner_reupsert_keeps_sequence_state);
+    RUN(test_partner_reupsert_keeps_sequence_state_unless_rekeyed);
     RUN(test_partner_curve_key_must_be_unique);
     RUN(test_put_local_new);
     RUN(test_put_local_same_is_unchanged);
