@@ -1,36 +1,41 @@
 /* A node's public bundle: what one agency hands another, out of band, to
- * become partners. Text, one "key value" per line, self-signed by the node
- * signing key; its fingerprint is what the operators compare by phone.
+ * become partners. Text, one "key value" per line:
  *
- *   moux-bundle 1
+ *   moux-bundle 2
  *   agency vn.ais
  *   endpoint tcp://127.0.0.1:7101
- *   sign-key <base64 Ed25519 public key>
- *   enc-key <base64 X25519 public key>
- *   curve-key <base64 CURVE public key>
- *   signature <base64 Ed25519 over "moux/bundle/1" || all lines above>
- */
+ *   root-key <base64 agency root public key, 32 bytes>
+ *   certificate <base64 NodeCert signed by that root>
+ *
+ * Leading "#" lines are comments. Nothing else signs the bundle: the root
+ * signs the certificate, which names the agency, the endpoint and the node
+ * keys, and the two lines above must agree with it. What operators compare
+ * by phone is the root fingerprint, which they also write into the MOU. */
 #ifndef MOUX_BUNDLE_H
 #define MOUX_BUNDLE_H
 
+#include "cert.h"
 #include "config.h"
 #include "keyid.h"
-#include "nodekeys.h"
+
+#include <stdint.h>
 
 typedef struct {
     char agency[AGENCY_MAX + 1];
     char endpoint[ENDPOINT_MAX];
-    unsigned char sign_pk[32], enc_pk[32], curve_pk[32];
-    unsigned char fp[FP_BYTES];
+    unsigned char root_pk[32];
+    unsigned char fp[FP_BYTES];  /* root fingerprint */
+    cert_t cert;                 /* verified against root_pk (not for time) */
+    uint8_t *cert_raw;           /* owned: bundle_free */
+    size_t cert_len;
 } bundle_t;
 
 /* The bundle text for this node; caller owns *text (free). */
-int bundle_make(const config_t *cfg, const nodekeys_t *keys, char **text);
-/* Parses and verifies a bundle; errors name the source and line. */
+int bundle_make(const config_t *cfg, const unsigned char root_pk[32], const uint8_t *cert,
+                size_t cert_len, char **text);
+/* Parses a bundle and verifies its certificate against its root key;
+ * errors name the source and line. Release with bundle_free. */
 int bundle_parse(const char *text, const char *source, bundle_t *out, char *err, size_t errlen);
-/* SHA-256("moux/bundle-fp/1" || agency || 0x00 || sign || enc || curve). */
-void bundle_fingerprint(const char *agency, const unsigned char sign_pk[32],
-                        const unsigned char enc_pk[32], const unsigned char curve_pk[32],
-                        unsigned char fp[FP_BYTES]);
+void bundle_free(bundle_t *b);
 
 #endif

@@ -35,6 +35,8 @@ static const s_option_t s_options[] = {
     NUM("retry_initial_ms", retry_initial_ms, 2000, 100, 600000),
     NUM("retry_max_ms", retry_max_ms, 60000, 1000, 3600000),
     NUM("heartbeat_ms", heartbeat_ms, 2000, 100, 600000),
+    NUM("rotation_overlap_seconds", rotation_overlap_seconds, 7 * 86400, 10, 90 * 86400),
+    NUM("rotation_ack_ms", rotation_ack_ms, 10000, 100, 600000),
     STR("log_level", log_level, "info"),
 };
 #define N_OPTIONS (sizeof s_options / sizeof s_options[0])

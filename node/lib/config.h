@@ -22,6 +22,8 @@ typedef struct {
     long retry_initial_ms;          /* first retransmission delay */
     long retry_max_ms;              /* retransmission backoff ceiling */
     long heartbeat_ms;              /* ZMTP heartbeat interval */
+    long rotation_overlap_seconds;  /* old keys stay valid this long after a rotation */
+    long rotation_ack_ms;           /* how long a rotation waits for partners' acks */
     char log_level[16];             /* error, warn, info, debug */
 } config_t;
 

@@ -18,6 +18,9 @@
 #define REASON_ITEM_COUNT "item-count-mismatch"
 #define REASON_TOO_MANY_ITEMS "too-many-items"
 #define REASON_STORE_FAILED "store-failed"
+#define REASON_REVOKED_KEY "revoked-key"
+#define REASON_RETIRED_KEY "retired-key"
+#define REASON_CERT_EXPIRED "certificate-expired"
 
 /* Per item. */
 #define REASON_TYPE_NOT_ALLOWED "type-not-allowed"

@@ -14,13 +14,29 @@ static const char *s_migrations[] = {
     "  pid INTEGER PRIMARY KEY,"
     "  agency TEXT NOT NULL UNIQUE,"
     "  endpoint TEXT NOT NULL,"
-    "  sign_pk BLOB NOT NULL, enc_pk BLOB NOT NULL, curve_pk BLOB NOT NULL UNIQUE,"
-    "  fingerprint TEXT NOT NULL,"
+    "  sign_pk BLOB NOT NULL, enc_pk BLOB NOT NULL, curve_pk BLOB NOT NULL,"  /* current keys */
+    "  root_pk BLOB NOT NULL,"                 /* the pinned agency root */
+    "  fingerprint TEXT NOT NULL,"             /* of the root */
+    "  cert_serial INTEGER NOT NULL, cert_not_after_ms INTEGER NOT NULL,"
     "  allow_types INTEGER NOT NULL, max_tlp INTEGER NOT NULL,"
     "  added_ms INTEGER NOT NULL,"
     "  tx_seq_reserved INTEGER NOT NULL DEFAULT 0,"
     "  rx_high_seq INTEGER NOT NULL DEFAULT 0,"
-    "  last_receipt_ms INTEGER NOT NULL DEFAULT 0);"
+    "  last_receipt_ms INTEGER NOT NULL DEFAULT 0,"
+    "  acked_serial INTEGER NOT NULL DEFAULT 0,"  /* our certificate it holds */
+    "  rev_number INTEGER NOT NULL DEFAULT 0, rev_list BLOB);"
+    /* Every certificate accepted for a partner: old keys stay, with their
+     * retirement time, so what they signed stays verifiable. */
+    "CREATE TABLE partner_key(pid INTEGER NOT NULL REFERENCES partner(pid),"
+    "  serial INTEGER NOT NULL, sign_key_id BLOB NOT NULL, sign_pk BLOB NOT NULL,"
+    "  enc_pk BLOB NOT NULL, curve_pk BLOB NOT NULL, not_before_ms INTEGER NOT NULL,"
+    "  not_after_ms INTEGER NOT NULL, added_ms INTEGER NOT NULL,"
+    "  retire_after_ms INTEGER NOT NULL DEFAULT 0,"  /* 0: not retiring */
+    "  revoked_ms INTEGER NOT NULL DEFAULT 0, cert BLOB NOT NULL,"
+    "  PRIMARY KEY(pid, serial));"
+    "CREATE TABLE own_key(serial INTEGER PRIMARY KEY, sign_pk BLOB NOT NULL,"
+    "  enc_pk BLOB NOT NULL, curve_pk BLOB NOT NULL, cert BLOB NOT NULL,"
+    "  installed_ms INTEGER NOT NULL, retired_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE indicator("
     "  rid INTEGER PRIMARY KEY,"
     "  id TEXT NOT NULL UNIQUE,"
@@ -215,28 +231,14 @@ static const char *s_col_text(sqlite3_stmt *st, int col)
 
 /* ---- partners ---- */
 
-int store_partner_upsert(store_t *self, const partner_t *p)
+/* Runs sql with ?1 and ?2 bound to two integers. */
+static int s_exec_u64(store_t *self, const char *sql, uint64_t a, uint64_t b)
 {
-    static const char *sql =
-        "INSERT INTO partner(agency, endpoint, sign_pk, enc_pk, curve_pk, fingerprint,"
-        " allow_types, max_tlp, added_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
-        " ON CONFLICT(agency) DO UPDATE SET endpoint=excluded.endpoint,"
-        " sign_pk=excluded.sign_pk, enc_pk=excluded.enc_pk, curve_pk=excluded.curve_pk,"
-        " fingerprint=excluded.fingerprint, allow_types=excluded.allow_types,"
-        " max_tlp=excluded.max_tlp, rx_high_seq = CASE WHEN partner.sign_pk = excluded.sign_pk"
-        " THEN partner.rx_high_seq ELSE 0 END";
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
-    sqlite3_bind_text(st, 1, p->agency, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, p->endpoint, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, p->sign_pk, 32, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 4, p->enc_pk, 32, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 5, p->curve_pk, 32, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, p->fingerprint, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, p->allow_types);
-    sqlite3_bind_int(st, 8, (int)p->max_tlp);
-    sqlite3_bind_int64(st, 9, (sqlite3_int64)p->added_ms);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)a);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)b);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);
     return rc;
@@ -249,11 +251,277 @@ static void s_copy_blob(sqlite3_stmt *st, int col, unsigned char out[32])
         memcpy(out, sqlite3_column_blob(st, col), 32);
 }
 
+/* Adds a certificate to the partner's key history (kept if already there). */
+static int s_key_insert(store_t *self, int64_t pid, const cert_t *c, const uint8_t *cert,
+                        size_t len)
+{
+    static const char *sql =
+        "INSERT OR IGNORE INTO partner_key(pid, serial, sign_key_id, sign_pk, enc_pk, curve_pk,"
+        " not_before_ms, not_after_ms, added_ms, cert) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+    unsigned char kid[KEYID_BYTES];
+    keyid_of(c->sign_pk, 32, kid);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)c->serial);
+    sqlite3_bind_blob(st, 3, kid, KEYID_BYTES, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 4, c->sign_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 5, c->enc_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, c->curve_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)c->not_before_ms);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)c->not_after_ms);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)now_ms());
+    sqlite3_bind_blob(st, 10, cert, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Keys of every other certificate retire at `when` (unless sooner already). */
+static int s_keys_retire_others(store_t *self, int64_t pid, uint64_t keep, uint64_t when)
+{
+    static const char *sql = "UPDATE partner_key SET retire_after_ms = ?3 WHERE pid = ?1"
+                             " AND serial <> ?2 AND (retire_after_ms = 0 OR retire_after_ms > ?3)";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)keep);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)when);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int64_t s_partner_pid(store_t *self, const char *agency)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t pid = -1;
+    if (sqlite3_prepare_v2(self->db, "SELECT pid FROM partner WHERE agency = ?1", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, agency, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            pid = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return pid;
+}
+
+/* The certificate fields a partner row carries (for its key history). */
+static void s_partner_cert(const partner_t *p, cert_t *c)
+{
+    memset(c, 0, sizeof *c);
+    memcpy(c->sign_pk, p->sign_pk, 32);
+    memcpy(c->enc_pk, p->enc_pk, 32);
+    memcpy(c->curve_pk, p->curve_pk, 32);
+    c->serial = p->cert_serial;
+    c->not_after_ms = p->cert_not_after_ms;
+}
+
+int store_partner_upsert(store_t *self, const partner_t *p, const uint8_t *cert, size_t len)
+{
+    static const char *sql =
+        "INSERT INTO partner(agency, endpoint, sign_pk, enc_pk, curve_pk, root_pk, fingerprint,"
+        " cert_serial, cert_not_after_ms, allow_types, max_tlp, added_ms)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+        " ON CONFLICT(agency) DO UPDATE SET endpoint=excluded.endpoint,"
+        " sign_pk=excluded.sign_pk, enc_pk=excluded.enc_pk, curve_pk=excluded.curve_pk,"
+        " root_pk=excluded.root_pk, fingerprint=excluded.fingerprint,"
+        " cert_serial=excluded.cert_serial, cert_not_after_ms=excluded.cert_not_after_ms,"
+        " allow_types=excluded.allow_types, max_tlp=excluded.max_tlp,"
+        " rx_high_seq = CASE WHEN partner.sign_pk = excluded.sign_pk"
+        " THEN partner.rx_high_seq ELSE 0 END";
+    cert_t c;
+    s_partner_cert(p, &c);
+    sqlite3_stmt *st = NULL;
+    if (store_begin(self) != 0)
+        return -1;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, p->agency, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->endpoint, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, p->sign_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, p->enc_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 5, p->curve_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, p->root_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, p->fingerprint, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)p->cert_serial);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)p->cert_not_after_ms);
+    sqlite3_bind_int64(st, 10, p->allow_types);
+    sqlite3_bind_int(st, 11, (int)p->max_tlp);
+    sqlite3_bind_int64(st, 12, (sqlite3_int64)p->added_ms);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    int64_t pid = s_partner_pid(self, p->agency);
+    if (rc != SQLITE_DONE || pid < 0 || s_key_insert(self, pid, &c, cert, len) != 0 ||
+        s_keys_retire_others(self, pid, p->cert_serial, now_ms()) != 0 || store_commit(self) != 0)
+        goto fail;
+    return 0;
+fail:
+    store_rollback(self);
+    return -1;
+}
+
+int store_partner_key_add(store_t *self, int64_t pid, const cert_t *c, const uint8_t *cert,
+                          size_t len, uint64_t overlap_ms)
+{
+    static const char *sql =
+        "UPDATE partner SET sign_pk=?2, enc_pk=?3, curve_pk=?4, cert_serial=?5,"
+        " cert_not_after_ms=?6, endpoint=?7 WHERE pid=?1";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_blob(st, 2, c->sign_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, c->enc_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, c->curve_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)c->serial);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)c->not_after_ms);
+    sqlite3_bind_text(st, 7, c->endpoint, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    if (rc == 0)
+        rc = s_key_insert(self, pid, c, cert, len);
+    if (rc == 0)
+        rc = s_keys_retire_others(self, pid, c->serial, now_ms() + overlap_ms);
+    return rc;
+}
+
+static int s_key_mark_revoked(store_t *self, int64_t pid, uint64_t serial)
+{
+    static const char *sql = "UPDATE partner_key SET revoked_ms=?3 WHERE pid=?1 AND serial=?2"
+                             " AND revoked_ms = 0";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)serial);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)now_ms());
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_partner_rev_list(store_t *self, int64_t pid, uint8_t **raw, size_t *len)
+{
+    sqlite3_stmt *st = NULL;
+    *raw = NULL;
+    *len = 0;
+    if (sqlite3_prepare_v2(self->db, "SELECT rev_list FROM partner WHERE pid = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+    int n = rc == 0 ? sqlite3_column_bytes(st, 0) : 0;
+    if (n > 0 && (*raw = malloc((size_t)n)) != NULL) {
+        memcpy(*raw, sqlite3_column_blob(st, 0), (size_t)n);
+        *len = (size_t)n;
+    } else if (n > 0) {
+        rc = -1;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_partner_revocations(store_t *self, int64_t pid, const revlist_t *l,
+                              const uint8_t *raw, size_t len)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, "UPDATE partner SET rev_number=?2, rev_list=?3 WHERE pid=?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)l->number);
+    sqlite3_bind_blob(st, 3, raw, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    partner_key_t *keys = NULL;
+    size_t n = 0;
+    if (rc == 0)
+        rc = store_partner_keys(self, pid, &keys, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (revlist_covers(l, keys[i].serial, keys[i].sign_key_id))
+            rc = s_key_mark_revoked(self, pid, keys[i].serial);
+    free(keys);
+    return rc;
+}
+
+int store_partner_keys(store_t *self, int64_t pid, partner_key_t **out, size_t *n)
+{
+    static const char *sql =
+        "SELECT serial, sign_key_id, sign_pk, enc_pk, curve_pk, not_before_ms, not_after_ms,"
+        " retire_after_ms, revoked_ms FROM partner_key WHERE pid = ?1 ORDER BY serial DESC";
+    sqlite3_stmt *st = NULL;
+    partner_key_t *list = NULL;
+    size_t count = 0, cap = 0;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 4;
+            partner_key_t *grown = realloc(list, cap * sizeof *list);
+            if (!grown) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            list = grown;
+        }
+        partner_key_t *k = &list[count++];
+        memset(k, 0, sizeof *k);
+        k->serial = (uint64_t)sqlite3_column_int64(st, 0);
+        s_copy_blob(st, 1, k->sign_key_id);
+        s_copy_blob(st, 2, k->sign_pk);
+        s_copy_blob(st, 3, k->enc_pk);
+        s_copy_blob(st, 4, k->curve_pk);
+        k->not_before_ms = (uint64_t)sqlite3_column_int64(st, 5);
+        k->not_after_ms = (uint64_t)sqlite3_column_int64(st, 6);
+        k->retire_after_ms = (uint64_t)sqlite3_column_int64(st, 7);
+        k->revoked_ms = (uint64_t)sqlite3_column_int64(st, 8);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(list);
+        return -1;
+    }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+int store_own_key_put(store_t *self, const cert_t *c, const uint8_t *cert, size_t len)
+{
+    static const char *sql = "INSERT OR IGNORE INTO own_key(serial, sign_pk, enc_pk, curve_pk,"
+                             " cert, installed_ms) VALUES(?1,?2,?3,?4,?5,?6)";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)c->serial);
+    sqlite3_bind_blob(st, 2, c->sign_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, c->enc_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, c->curve_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 5, cert, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)now_ms());
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_own_key_retire(store_t *self, uint64_t serial, uint64_t when_ms)
+{
+    return s_exec_u64(self, "UPDATE own_key SET retired_ms=?2 WHERE serial=?1 AND retired_ms=0",
+                      serial, when_ms);
+}
+
+
 int store_partners(store_t *self, partner_t **out, size_t *n)
 {
     static const char *sql =
         "SELECT pid, agency, endpoint, sign_pk, enc_pk, curve_pk, fingerprint, allow_types,"
-        " max_tlp, added_ms, tx_seq_reserved, rx_high_seq, last_receipt_ms"
+        " max_tlp, added_ms, tx_seq_reserved, rx_high_seq, last_receipt_ms, root_pk,"
+        " cert_serial, cert_not_after_ms, acked_serial, rev_number"
         " FROM partner ORDER BY agency";
     sqlite3_stmt *st = NULL;
     partner_t *list = NULL;
@@ -286,6 +554,11 @@ int store_partners(store_t *self, partner_t **out, size_t *n)
         p->tx_seq_reserved = (uint64_t)sqlite3_column_int64(st, 10);
         p->rx_high_seq = (uint64_t)sqlite3_column_int64(st, 11);
         p->last_receipt_ms = (uint64_t)sqlite3_column_int64(st, 12);
+        s_copy_blob(st, 13, p->root_pk);
+        p->cert_serial = (uint64_t)sqlite3_column_int64(st, 14);
+        p->cert_not_after_ms = (uint64_t)sqlite3_column_int64(st, 15);
+        p->acked_serial = (uint64_t)sqlite3_column_int64(st, 16);
+        p->rev_number = (uint64_t)sqlite3_column_int64(st, 17);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -301,14 +574,7 @@ static int s_partner_set(store_t *self, const char *column, int64_t pid, uint64_
 {
     char sql[128];
     snprintf(sql, sizeof sql, "UPDATE partner SET %s = ?2 WHERE pid = ?1", column);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(st, 1, pid);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(st);
-    return rc;
+    return s_exec_u64(self, sql, (uint64_t)pid, v);
 }
 
 int store_partner_set_seq_reserved(store_t *self, int64_t pid, uint64_t upto)
@@ -324,6 +590,11 @@ int store_partner_set_rx_high(store_t *self, int64_t pid, uint64_t seq)
 int store_partner_set_last_receipt(store_t *self, int64_t pid, uint64_t ms)
 {
     return s_partner_set(self, "last_receipt_ms", pid, ms);
+}
+
+int store_partner_set_acked(store_t *self, int64_t pid, uint64_t serial)
+{
+    return s_partner_set(self, "acked_serial", pid, serial);
 }
 
 /* ---- indicators ---- */

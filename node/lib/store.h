@@ -5,8 +5,10 @@
 #ifndef MOUX_STORE_H
 #define MOUX_STORE_H
 
+#include "cert.h"
 #include "config.h"
 #include "indicator.h"
+#include "revocation.h"
 #include "keyid.h"
 #include "moux.pb-c.h"
 #include "tlp.h"
@@ -35,8 +37,12 @@ typedef struct {
     int64_t pid;
     char agency[AGENCY_MAX + 1];
     char endpoint[ENDPOINT_MAX];
-    unsigned char sign_pk[32], enc_pk[32], curve_pk[32];
-    char fingerprint[FP_STRLEN];
+    unsigned char sign_pk[32], enc_pk[32], curve_pk[32]; /* of the current certificate */
+    unsigned char root_pk[32];  /* the pinned agency root */
+    char fingerprint[FP_STRLEN]; /* of the root */
+    uint64_t cert_serial, cert_not_after_ms;
+    uint64_t acked_serial;      /* the serial of our certificate the partner holds */
+    uint64_t rev_number;        /* number of its latest revocation list we hold */
     uint32_t allow_types;      /* bit (1u << ind_type_t) per allowed type */
     tlp_t max_tlp;             /* highest TLP that may flow either way */
     uint64_t added_ms;
@@ -45,15 +51,45 @@ typedef struct {
     uint64_t last_receipt_ms;
 } partner_t;
 
-/* Inserts or replaces (by agency) a partner's identity and allowances. The
- * sequence state of an existing partner is kept unless its signing key
- * changed (a new node numbers its batches from 1 again). */
-int store_partner_upsert(store_t *self, const partner_t *p);
+/* Inserts or replaces (by agency) a partner: its identity and current keys
+ * from its certificate (verified by the caller against p->root_pk), its
+ * allowances from p. The certificate joins the partner's key history; keys
+ * of other certificates retire at once (an operator re-added the partner).
+ * The sequence state is kept unless the signing key changed (a new node
+ * numbers its batches from 1 again). */
+int store_partner_upsert(store_t *self, const partner_t *p, const uint8_t *cert, size_t len);
 /* All partners ordered by agency; *out is owned by the caller (free). */
 int store_partners(store_t *self, partner_t **out, size_t *n);
 int store_partner_set_seq_reserved(store_t *self, int64_t pid, uint64_t upto);
 int store_partner_set_rx_high(store_t *self, int64_t pid, uint64_t seq);
 int store_partner_set_last_receipt(store_t *self, int64_t pid, uint64_t ms);
+int store_partner_set_acked(store_t *self, int64_t pid, uint64_t serial);
+
+/* ---- partner key history ---- */
+typedef struct {
+    uint64_t serial;
+    unsigned char sign_key_id[KEYID_BYTES], sign_pk[32], enc_pk[32], curve_pk[32];
+    uint64_t not_before_ms, not_after_ms;
+    uint64_t retire_after_ms; /* 0: current */
+    uint64_t revoked_ms;      /* 0: not revoked */
+} partner_key_t;
+
+/* Every key the partner has had, newest first; *out owned by the caller. */
+int store_partner_keys(store_t *self, int64_t pid, partner_key_t **out, size_t *n);
+/* A newer certificate (c, raw bytes) becomes the partner's current one; its
+ * older keys retire overlap_ms from now. */
+int store_partner_key_add(store_t *self, int64_t pid, const cert_t *c, const uint8_t *cert,
+                          size_t len, uint64_t overlap_ms);
+/* The partner's latest revocation list as received (*raw owned by the
+ * caller; NULL and 0 when it has sent none). */
+int store_partner_rev_list(store_t *self, int64_t pid, uint8_t **raw, size_t *len);
+/* Keeps the partner's newer revocation list and marks the keys it covers. */
+int store_partner_revocations(store_t *self, int64_t pid, const revlist_t *l,
+                              const uint8_t *raw, size_t len);
+
+/* ---- our own key history ---- */
+int store_own_key_put(store_t *self, const cert_t *c, const uint8_t *cert, size_t len);
+int store_own_key_retire(store_t *self, uint64_t serial, uint64_t when_ms);
 
 /* ---- indicators ---- */
 typedef enum { STORE_NEW, STORE_UPDATED, STORE_UNCHANGED, STORE_CONFLICT } store_put_t;

@@ -3,6 +3,7 @@
 #define MOUX_CLI_H
 
 #include "config.h"
+#include "identity.h"
 
 #include <jansson.h>
 
@@ -20,6 +21,9 @@ int cmd_publish(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+int cmd_keys_rotate(int argc, char **argv);
+int cmd_pattern(int argc, char **argv);
 
 /* Prints "moux: <message>" to stderr; returns 1 (the failure exit status). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -29,5 +33,16 @@ const char *cli_dir(const char *opt);
 int cli_config(const char *dir, config_t *cfg);
 /* Sends a control request; prints errors; the reply is owned by the caller. */
 json_t *cli_call(const char *dir, json_t *req, int timeout_ms);
+
+/* "--days N": 1-366. 0, or 1 after saying why. */
+int cli_days(const char *text, unsigned *days);
+/* Opens the agency root key (asking for its passphrase, from pass_file or
+ * the terminal, unless it is stored unsealed). Caller owns the result. */
+rootkey_t *cli_open_root(const char *root_file, const char *pass_file);
+/* Certifies keys under BASE/keys/ with the root key in root_file and prints
+ * what it issued (serial 0: the next one). 0, or 1 after saying why. */
+int cli_certify(const char *base, const config_t *cfg, const nodekeys_t *keys,
+                const char *root_file, const char *pass_file, unsigned days, uint64_t serial,
+                cert_t *out);
 
 #endif

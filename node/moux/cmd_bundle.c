@@ -1,6 +1,7 @@
 /* moux bundle: this node's public bundle, for partners. */
 #include "cli.h"
 #include "bundle.h"
+#include "identity.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -27,21 +28,23 @@ int cmd_bundle(int argc, char **argv)
     if (!dir || cli_config(dir, &cfg) != 0)
         return 1;
     char err[512], fps[FP_STRLEN];
-    nodekeys_t *keys = nodekeys_load(dir, err, sizeof err);
-    if (!keys)
+    identity_t *id = identity_load(dir, &cfg, err, sizeof err);
+    if (!id)
         return cli_fail("%s", err);
     unsigned char fp[FP_BYTES];
-    bundle_fingerprint(cfg.agency, keys->sign_pk, keys->enc_pk, keys->curve_pk, fp);
+    root_fingerprint(id->root_pk, fp);
     fingerprint_format(fp, fps);
     char *text = NULL;
     int rc = 0;
     if (only_fp)
         printf("%s\n", fps);
-    else if (bundle_make(&cfg, keys, &text) == 0)
-        printf("# moux public bundle of %s\n# fingerprint %s\n%s", cfg.agency, fps, text);
+    else if (bundle_make(&cfg, id->root_pk, id->cert_raw, id->cert_len, &text) == 0)
+        printf("# moux public bundle of %s (certificate serial %llu)\n"
+               "# agency root fingerprint %s\n%s",
+               cfg.agency, (unsigned long long)id->cert.serial, fps, text);
     else
         rc = cli_fail("cannot build the bundle");
     free(text);
-    nodekeys_destroy(&keys);
+    identity_destroy(&id);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* moux init: a new node directory with keys, configuration and store. */
 #include "cli.h"
-#include "bundle.h"
+#include "identity.h"
 #include "nodekeys.h"
 #include "store.h"
 #include "util.h"
@@ -71,8 +71,13 @@ int cmd_init(int argc, char **argv)
                                          {"agency", required_argument, 0, 'a'},
                                          {"listen", required_argument, 0, 'l'},
                                          {"endpoint", required_argument, 0, 'e'},
+                                         {"root", required_argument, 0, 'r'},
+                                         {"passphrase-file", required_argument, 0, 'p'},
+                                         {"days", required_argument, 0, 'D'},
                                          {0, 0, 0, 0}};
     const char *dir_opt = NULL, *agency = NULL, *listen = NULL, *endpoint = NULL;
+    const char *root_file = NULL, *pass_file = NULL;
+    unsigned days = CERT_DEFAULT_DAYS;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
@@ -81,8 +86,15 @@ int cmd_init(int argc, char **argv)
         case 'a': agency = optarg; break;
         case 'l': listen = optarg; break;
         case 'e': endpoint = optarg; break;
+        case 'r': root_file = optarg; break;
+        case 'p': pass_file = optarg; break;
+        case 'D':
+            if (cli_days(optarg, &days) != 0)
+                return 1;
+            break;
         default: return cli_fail("usage: moux init -d DIR --agency ID --listen tcp://HOST:PORT "
-                                 "[--endpoint tcp://HOST:PORT]");
+                                 "[--endpoint tcp://HOST:PORT] [--root ROOTKEY "
+                                 "[--passphrase-file F] [--days N]]");
         }
     }
     const char *dir = cli_dir(dir_opt);
@@ -119,15 +131,17 @@ int cmd_init(int argc, char **argv)
         cli_fail("%s", keys ? err : "out of secure memory");
         goto out;
     }
-    unsigned char fp[FP_BYTES];
-    char fps[FP_STRLEN];
-    bundle_fingerprint(cfg.agency, keys->sign_pk, keys->enc_pk, keys->curve_pk, fp);
-    fingerprint_format(fp, fps);
-    printf("created node %s in %s\n  listen      %s\n  fingerprint %s\n"
-           "next: moux bundle -d %s > %s.bundle, give it to each partner, and read them the "
-           "fingerprint\n",
-           cfg.agency, dir, cfg.listen, fps, dir, cfg.agency);
-    rc = 0;
+    printf("created node %s in %s\n  listen      %s\n", cfg.agency, dir, cfg.listen);
+    if (!root_file) {
+        printf("next: moux keys certify -d %s --root ROOTKEY (the node runs only once its "
+               "agency root has certified it)\n", dir);
+        rc = 0;
+        goto out;
+    }
+    rc = cli_certify(dir, &cfg, keys, root_file, pass_file, days, 0, NULL);
+    if (rc == 0)
+        printf("next: moux bundle -d %s > %s.bundle, give it to each partner, and read them the "
+               "root fingerprint\n", dir, cfg.agency);
 out:
     store_destroy(&store);
     nodekeys_destroy(&keys);

@@ -52,6 +52,40 @@ static int s_has_partner(store_t *st, const char *agency, const unsigned char *c
     return found;
 }
 
+/* The checks an operator relies on before trusting a bundle. */
+static int s_check_bundle(const bundle_t *b, const char *file, const char *fp_text,
+                          const char *own_agency, char fps[FP_STRLEN])
+{
+    fingerprint_format(b->fp, fps);
+    unsigned char want[FP_BYTES];
+    const char *why = NULL;
+    if (fp_text && fingerprint_parse(fp_text, want) != 0)
+        return cli_fail("--fingerprint: \"%s\" is not a fingerprint (32 base32 symbols)", fp_text);
+    if (fp_text && sodium_memcmp(want, b->fp, FP_BYTES) != 0)
+        return cli_fail("%s: root fingerprint mismatch: the bundle of %s has %s, not %s; refusing "
+                        "it (ask the partner's operator, out of band)", file, b->agency, fps,
+                        fp_text);
+    if (strcmp(b->agency, own_agency) == 0)
+        return cli_fail("%s: that is this node's own bundle (%s)", file, b->agency);
+    if (cert_check_time(&b->cert, now_ms(), &why) != 0)
+        return cli_fail("%s: the certificate of %s is not valid now: %s", file, b->agency, why);
+    return 0;
+}
+
+static void s_partner_from_bundle(partner_t *p, const bundle_t *b, const char *fps)
+{
+    str_copy(p->agency, sizeof p->agency, b->agency);
+    str_copy(p->endpoint, sizeof p->endpoint, b->endpoint);
+    memcpy(p->sign_pk, b->cert.sign_pk, 32);
+    memcpy(p->enc_pk, b->cert.enc_pk, 32);
+    memcpy(p->curve_pk, b->cert.curve_pk, 32);
+    memcpy(p->root_pk, b->root_pk, 32);
+    str_copy(p->fingerprint, sizeof p->fingerprint, fps);
+    p->cert_serial = b->cert.serial;
+    p->cert_not_after_ms = b->cert.not_after_ms;
+    p->added_ms = now_ms();
+}
+
 static int s_add(const char *dir, const char *file, const char *fp_text, const char *types,
                  const char *max_tlp, int force)
 {
@@ -74,43 +108,29 @@ static int s_add(const char *dir, const char *file, const char *fp_text, const c
     free(text);
     if (rc != 0)
         return cli_fail("%s", err);
-    fingerprint_format(b.fp, fps);
-    unsigned char want[FP_BYTES];
-    if (fp_text && fingerprint_parse(fp_text, want) != 0)
-        return cli_fail("--fingerprint: \"%s\" is not a fingerprint (32 base32 symbols)", fp_text);
-    if (fp_text && sodium_memcmp(want, b.fp, FP_BYTES) != 0)
-        return cli_fail("%s: fingerprint mismatch: the bundle of %s has %s, not %s; refusing it "
-                        "(ask the partner's operator, out of band)", file, b.agency, fps, fp_text);
-    if (strcmp(b.agency, cfg.agency) == 0)
-        return cli_fail("%s: that is this node's own bundle (%s)", file, b.agency);
-
-    store_t *st = store_open(dir, STORE_RW, err, sizeof err);
-    if (!st)
-        return cli_fail("%s", err);
+    rc = s_check_bundle(&b, file, fp_text, cfg.agency, fps);
+    store_t *st = rc ? NULL : store_open(dir, STORE_RW, err, sizeof err);
+    if (!rc && !st)
+        rc = cli_fail("%s", err);
     char holder[AGENCY_MAX + 1] = "";
-    rc = s_has_partner(st, b.agency, b.curve_pk, holder, sizeof holder);
-    if (rc == 1 && !force) {
-        store_destroy(&st);
-        return cli_fail("%s: %s is already a partner (same agency or transport key); use --force "
-                        "to replace it", file, holder);
+    int have = rc ? 0 : s_has_partner(st, b.agency, b.cert.curve_pk, holder, sizeof holder);
+    if (have == 1 && !force)
+        rc = cli_fail("%s: %s is already a partner (same agency or transport key); use --force "
+                      "to replace it", file, holder);
+    if (!rc) {
+        s_partner_from_bundle(&p, &b, fps);
+        if (have < 0 || store_partner_upsert(st, &p, b.cert_raw, b.cert_len) != 0)
+            rc = cli_fail("%s: cannot store partner: %s", dir, store_errmsg(st));
     }
-    str_copy(p.agency, sizeof p.agency, b.agency);
-    str_copy(p.endpoint, sizeof p.endpoint, b.endpoint);
-    memcpy(p.sign_pk, b.sign_pk, 32);
-    memcpy(p.enc_pk, b.enc_pk, 32);
-    memcpy(p.curve_pk, b.curve_pk, 32);
-    str_copy(p.fingerprint, sizeof p.fingerprint, fps);
-    p.added_ms = now_ms();
-    rc = rc < 0 || store_partner_upsert(st, &p) != 0;
-    if (rc)
-        cli_fail("%s: cannot store partner: %s", dir, store_errmsg(st));
     store_destroy(&st);
+    bundle_free(&b);
     if (rc)
         return 1;
     char tl[256];
     policy_types_format(p.allow_types, tl, sizeof tl);
-    printf("partner %s added (%s)\n  fingerprint %s\n  may flow    types %s, up to TLP:%s\n",
-           p.agency, p.endpoint, fps, tl, tlp_name(p.max_tlp));
+    printf("partner %s added (%s)\n  root fingerprint %s (certificate serial %llu)\n"
+           "  may flow         types %s, up to TLP:%s\n",
+           p.agency, p.endpoint, fps, (unsigned long long)p.cert_serial, tl, tlp_name(p.max_tlp));
     if (!fp_text)
         fprintf(stderr, "moux: WARNING: no --fingerprint given: before relying on %s, confirm "
                         "%s with its operator out of band\n", p.agency, fps);

@@ -61,6 +61,16 @@ static void s_print(json_t *s)
 {
     printf("agency %s: %s\n", json_string_value(json_object_get(s, "agency")),
            json_is_true(json_object_get(s, "running")) ? "running" : "NOT RUNNING");
+    json_t *cert = json_object_get(s, "certificate");
+    if (cert)
+        printf("  certificate serial %lld, valid until %s (%lld days)\n",
+               (long long)json_integer_value(json_object_get(cert, "serial")),
+               json_string_value(json_object_get(cert, "not_after")),
+               (long long)json_integer_value(json_object_get(cert, "days_left")));
+    json_t *w;
+    size_t wi;
+    json_array_foreach(json_object_get(s, "warnings"), wi, w)
+        printf("  WARNING: %s\n", json_string_value(w));
     json_t *ps = json_object_get(s, "partners");
     if (json_array_size(ps) == 0)
         printf("  no partners\n");

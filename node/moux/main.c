@@ -21,6 +21,10 @@ static const cli_cmd_t s_cmds[] = {
     {"status", cmd_status, "-d DIR [--json]", "links, outboxes and receipts"},
     {"wait", cmd_wait, "-d DIR [--timeout SECONDS]",
      "wait until the node runs and every partner link is up"},
+    {"keys", cmd_keys, "root-gen|root-pub|passwd|certify|rotate|revoke|show ...",
+     "agency root key, node certificates, rotation and revocation"},
+    {"pattern", cmd_pattern, "check 'PATTERN' [--json]",
+     "validate a STIX 2.1 pattern and show what it indicates"},
 };
 
 int cli_fail(const char *fmt, ...)

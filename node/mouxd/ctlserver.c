@@ -48,9 +48,33 @@ static json_t *s_error(const char *fmt, ...)
     return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
+#define EXPIRY_WARN_MS (7ull * 86400000u)
+
+/* A certificate's serial and expiry, and a warning when it ends soon. */
+static json_t *s_cert_json(const char *whose, uint64_t serial, uint64_t not_after,
+                           json_t *warnings)
+{
+    char until[32], msg[256];
+    uint64_t now = now_ms();
+    format_time_ms(not_after, until);
+    long long days = now < not_after ? (long long)((not_after - now) / 86400000u) : -1;
+    if (now > not_after)
+        snprintf(msg, sizeof msg, "%s certificate (serial %llu) expired on %s", whose,
+                 (unsigned long long)serial, until);
+    else if (not_after - now < EXPIRY_WARN_MS)
+        snprintf(msg, sizeof msg, "%s certificate (serial %llu) expires in %lld day(s), on %s",
+                 whose, (unsigned long long)serial, days, until);
+    else
+        msg[0] = '\0';
+    if (msg[0])
+        json_array_append_new(warnings, json_string(msg));
+    return json_pack("{s:I, s:s, s:I}", "serial", (json_int_t)serial, "not_after", until,
+                     "days_left", (json_int_t)days);
+}
+
 static json_t *s_status(daemon_t *d)
 {
-    json_t *partners = json_array();
+    json_t *partners = json_array(), *warnings = json_array();
     for (size_t i = 0; i < d->n_links; i++) {
         link_t *l = d->links[i];
         const partner_t *p = link_partner(l);
@@ -71,12 +95,21 @@ static json_t *s_status(daemon_t *d)
         }
         const char *e = link_last_error(l);
         json_object_set_new(o, "last_error", e[0] ? json_string(e) : json_null());
+        char whose[AGENCY_MAX + 16];
+        snprintf(whose, sizeof whose, "partner %s", p->agency);
+        json_object_set_new(o, "certificate",
+                            s_cert_json(whose, p->cert_serial, p->cert_not_after_ms, warnings));
+        json_object_set_new(o, "holds_our_serial", json_integer((json_int_t)p->acked_serial));
         json_array_append_new(partners, o);
     }
     char started[32];
     format_time_ms(d->started_ms, started);
-    return json_pack("{s:b, s:s, s:s, s:s, s:o}", "ok", 1, "agency", d->cfg.agency, "listen",
-                     d->cfg.listen, "started", started, "partners", partners);
+    json_t *cert = s_cert_json("our", d->id->cert.serial, d->id->cert.not_after_ms, warnings);
+    if (d->pending)
+        json_object_set_new(cert, "rotating_to", json_integer((json_int_t)d->pending->cert.serial));
+    return json_pack("{s:b, s:s, s:s, s:s, s:o, s:o, s:o}", "ok", 1, "agency", d->cfg.agency,
+                     "listen", d->cfg.listen, "started", started, "certificate", cert,
+                     "warnings", warnings, "partners", partners);
 }
 
 /* Fills one publish item from its JSON object; returns NULL or the reason. */
@@ -204,6 +237,13 @@ static json_t *s_dispatch(daemon_t *d, json_t *req)
         return s_status(d);
     if (strcmp(cmd, "publish") == 0)
         return s_publish(d, req);
+    if (strcmp(cmd, "keys-reload") == 0) {
+        char err[512];
+        if (keys_reload(d, err, sizeof err) != 0)
+            return s_error("%s", err);
+        return json_pack("{s:b, s:I}", "ok", 1, "announcing",
+                         (json_int_t)keys_announced(d)->cert.serial);
+    }
     if (strcmp(cmd, "reload") == 0) {
         if (daemon_reload(d) != 0)
             return s_error("reload failed; see the daemon log");

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -72,14 +73,37 @@ int zsock_set_link_options(void *sock, const config_t *cfg)
 static int s_open_router(daemon_t *d, char *err, size_t errlen)
 {
     d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
-    if (!d->router || zsock_set_int(d->router, ZMQ_CURVE_SERVER, 1) ||
-        zmq_setsockopt(d->router, ZMQ_CURVE_SECRETKEY, d->keys->curve_sk, 32) ||
-        zmq_setsockopt(d->router, ZMQ_ZAP_DOMAIN, "moux", 4) ||
-        zsock_set_int(d->router, ZMQ_ROUTER_MANDATORY, 1) ||
-        zsock_set_link_options(d->router, &d->cfg) || zmq_bind(d->router, d->cfg.listen) != 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", d->cfg.listen, zmq_strerror(zmq_errno()));
+    /* After a close the port may stay busy for a moment: retry, bounded. */
+    for (int i = 0; i < 50 && d->router; i++) {
+        if (zsock_set_int(d->router, ZMQ_CURVE_SERVER, 1) ||
+            zmq_setsockopt(d->router, ZMQ_CURVE_SECRETKEY, d->keys->curve_sk, 32) ||
+            zmq_setsockopt(d->router, ZMQ_ZAP_DOMAIN, "moux", 4) ||
+            zsock_set_int(d->router, ZMQ_ROUTER_MANDATORY, 1) ||
+            zsock_set_link_options(d->router, &d->cfg))
+            break;
+        if (zmq_bind(d->router, d->cfg.listen) == 0)
+            return 0;
+        if (zmq_errno() != EADDRINUSE)
+            break;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    snprintf(err, errlen, "cannot listen on %s: %s", d->cfg.listen, zmq_strerror(zmq_errno()));
+    return -1;
+}
+
+int daemon_router_restart(daemon_t *d)
+{
+    char err[512];
+    if (d->router)
+        zmq_close(d->router);
+    d->router = NULL;
+    d->want_router_restart = 0;
+    if (s_open_router(d, err, sizeof err) != 0) {
+        log_error("ROUTER", "%s", err);
         return -1;
     }
+    log_info("ROUTER-REOPENED", "partner connections dropped; they come back through ZAP");
     return 0;
 }
 
@@ -153,11 +177,8 @@ int daemon_init(daemon_t *d, const char *dir, char *err, size_t errlen)
                   : strcmp(d->cfg.log_level, "warn") == 0 ? LOG_LVL_WARN
                   : strcmp(d->cfg.log_level, "error") == 0 ? LOG_LVL_ERROR
                   : LOG_LVL_INFO);
-    d->keys = nodekeys_load(dir, err, errlen);
-    if (!d->keys)
-        return -1;
     d->store = store_open(dir, STORE_RW, err, errlen);
-    if (!d->store)
+    if (!d->store || keys_start(d, err, errlen) != 0)
         return -1;
     d->zctx = zmq_ctx_new();
     if (!d->zctx || zap_start(d) != 0) {
@@ -220,6 +241,37 @@ fail:
     return -1;
 }
 
+/* Rebuilds a link from the store (its partner's keys changed, or ours for
+ * it); in-flight batches go out again from the outbox. */
+static void s_rebuild_link(daemon_t *d, size_t i)
+{
+    partner_t *ps = NULL;
+    size_t n = 0;
+    int64_t pid = link_partner(d->links[i])->pid;
+    if (store_partners(d->store, &ps, &n) != 0)
+        return;
+    for (size_t j = 0; j < n; j++)
+        if (ps[j].pid == pid) {
+            link_t *fresh = link_new(d, &ps[j]);
+            if (fresh) {
+                link_destroy(&d->links[i]);
+                d->links[i] = fresh;
+            }
+        }
+    free(ps);
+}
+
+/* Work the handlers asked for, done where no socket is in use. */
+static void s_between_rounds(daemon_t *d)
+{
+    if (d->want_router_restart)
+        daemon_router_restart(d);
+    for (size_t i = 0; i < d->n_links; i++)
+        if (link_wants_rebuild(d->links[i]))
+            s_rebuild_link(d, i);
+    keys_tick(d);
+}
+
 int daemon_run(daemon_t *d)
 {
     while (!s_stop) {
@@ -235,9 +287,14 @@ int daemon_run(daemon_t *d)
         items[0] = (zmq_pollitem_t){d->router, 0, ZMQ_POLLIN, 0};
         items[1] = (zmq_pollitem_t){d->zap, 0, ZMQ_POLLIN, 0};
         items[2] = (zmq_pollitem_t){d->ctl, 0, ZMQ_POLLIN, 0};
+        /* A link without a connection (its partner's key unusable) has no
+         * sockets: it takes the ZAP socket's place with no events asked. */
         for (size_t i = 0; i < d->n_links; i++) {
-            items[3 + 2 * i] = (zmq_pollitem_t){link_dealer(d->links[i]), 0, ZMQ_POLLIN, 0};
-            items[4 + 2 * i] = (zmq_pollitem_t){link_monitor(d->links[i]), 0, ZMQ_POLLIN, 0};
+            void *dealer = link_dealer(d->links[i]), *mon = link_monitor(d->links[i]);
+            items[3 + 2 * i] = (zmq_pollitem_t){dealer ? dealer : d->zap, 0,
+                                                (short)(dealer ? ZMQ_POLLIN : 0), 0};
+            items[4 + 2 * i] = (zmq_pollitem_t){mon ? mon : d->zap, 0,
+                                                (short)(mon ? ZMQ_POLLIN : 0), 0};
         }
         int rc = zmq_poll(items, (int)n, 100);
         if (rc < 0 && zmq_errno() != EINTR) {
@@ -261,6 +318,7 @@ int daemon_run(daemon_t *d)
                 ctl_on_request(d);
         }
         free(items);
+        s_between_rounds(d);
         uint64_t now = mono_ms();
         if (d->n_unlinked && now >= d->relink_at_ms)
             s_open_links(d);
@@ -288,8 +346,8 @@ void daemon_fini(daemon_t *d)
         zmq_close(d->zap);
     if (d->zctx)
         zmq_ctx_term(d->zctx);
+    keys_stop(d);
     store_destroy(&d->store);
-    nodekeys_destroy(&d->keys);
     if (d->lock_fd >= 0)
         close(d->lock_fd);
 }

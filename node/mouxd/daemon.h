@@ -5,6 +5,7 @@
 #define MOUXD_DAEMON_H
 
 #include "config.h"
+#include "identity.h"
 #include "nodekeys.h"
 #include "store.h"
 
@@ -14,7 +15,14 @@ typedef struct link link_t;
 
 typedef struct {
     config_t cfg;
-    nodekeys_t *keys;
+    identity_t *id;           /* our certified identity */
+    identity_t *prev;         /* the one before, during a rotation's overlap */
+    uint64_t prev_until_ms;   /* end of that overlap */
+    identity_t *pending;      /* announced to partners, not yet installed */
+    uint64_t pending_deadline_ms;
+    nodekeys_t *keys;         /* id->keys */
+    uint8_t *own_revs;        /* our agency's latest revocation list, if any */
+    size_t own_revs_len;
     store_t *store;
     void *zctx;
     void *router;     /* CURVE server for all partners */
@@ -22,6 +30,7 @@ typedef struct {
     void *ctl;        /* control socket (REP at ipc://DIR/control.sock) */
     link_t **links;
     size_t n_links;
+    int want_router_restart;  /* set by handlers, done between poll rounds */
     partner_t *unlinked;      /* partners whose link failed to open: retried */
     size_t n_unlinked;
     uint64_t relink_at_ms;
@@ -42,13 +51,51 @@ int zsock_set_int(void *sock, int option, int value);
  * ZMTP heartbeats (interval, timeout and TTL of three intervals), linger 0. */
 int zsock_set_link_options(void *sock, const config_t *cfg);
 
+/* ---- keyupdate.c: certificates, rotation, revocation ---- */
+/* Loads our identity, a previous one still in its overlap, our revocation
+ * list, and finishes a rotation a crash interrupted. */
+int keys_start(daemon_t *d, char *err, size_t errlen);
+void keys_stop(daemon_t *d);
+/* Control "keys-reload": a new revocation list, or a rotation waiting in
+ * DIR/next, is taken up and announced. */
+int keys_reload(daemon_t *d, char *err, size_t errlen);
+/* Installs a pending rotation once partners acknowledged it (or its
+ * deadline passed); ends an overlap that is over. */
+void keys_tick(daemon_t *d);
+/* The certificate to announce now (the pending one during a rotation). */
+const identity_t *keys_announced(const daemon_t *d);
+/* A KeyUpdate from a partner (on our ROUTER); writes the ack to send. */
+void keys_on_update(daemon_t *d, link_t *link, const Moux__KeyUpdate *ku, Moux__KeyUpdateAck *ack);
+/* Closes and reopens the ROUTER: every partner connection is dropped and
+ * comes back through ZAP (after a revocation, or with our new transport key). */
+int daemon_router_restart(daemon_t *d);
+
 /* ---- link.c: one partner ---- */
 link_t *link_new(daemon_t *d, const partner_t *p);
 void link_destroy(link_t **self_p);
 const partner_t *link_partner(const link_t *self);
 void *link_dealer(link_t *self);
 void *link_monitor(link_t *self);
+/* The batch key for the partner's current key and ours as it knows us. */
 const unsigned char *link_rx_key(const link_t *self);
+/* The identity this link speaks with: our current one once the partner has
+ * acknowledged it, the previous one until then. */
+const identity_t *link_own(const link_t *self);
+/* The partner's key with this signing key id, or NULL. */
+const partner_key_t *link_key_by_id(const link_t *self, const unsigned char id[KEYID_BYTES]);
+/* NULL and the key if it may sign for the partner now; else the reason
+ * (unknown-sender-key, revoked-key, retired-key, certificate-expired). */
+const char *link_key_check(const link_t *self, const unsigned char id[KEYID_BYTES],
+                           const partner_key_t **out);
+/* 1 if a key of this partner with this CURVE key may connect now. */
+int link_admits_curve(const link_t *self, const unsigned char curve_pk[32], uint64_t now);
+/* Re-reads the partner's keys and revocations from the store. */
+int link_refresh(link_t *self);
+/* Set when the link must be rebuilt (new partner transport key, or our
+ * identity for it changed); the daemon does it between poll rounds. */
+int link_wants_rebuild(const link_t *self);
+void link_set_rebuild(link_t *self);
+void link_send_key_update(link_t *self);
 int link_is_up(const link_t *self);
 uint64_t link_last_receipt(const link_t *self);
 uint64_t link_refused_in(const link_t *self); /* batches/frames we refused */

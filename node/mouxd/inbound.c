@@ -26,6 +26,8 @@ typedef struct {
     link_t *link;
     const partner_t *p;
     zmq_msg_t *route;
+    const partner_key_t *key;   /* the partner key that signed the batch */
+    const nodekeys_t *ours;     /* our keys the batch is encrypted for */
 } s_ctx_t;
 
 static void s_reply(s_ctx_t *c, const uint8_t *frame, size_t len)
@@ -44,7 +46,7 @@ static void s_receipt_for(s_ctx_t *c, const Moux__BatchHeader *h, Moux__ReceiptB
     b->version = PROTOCOL_VERSION;
     b->sender = c->d->cfg.agency;
     b->recipient = (char *)c->p->agency;
-    b->signer_key_id = (ProtobufCBinaryData){KEYID_BYTES, c->d->keys->sign_id};
+    b->signer_key_id = (ProtobufCBinaryData){KEYID_BYTES, link_own(c->link)->keys->sign_id};
     b->message_id = h->message_id;
     b->sequence = h->sequence;
     b->timestamp_ms = now_ms();
@@ -68,25 +70,37 @@ static void s_refuse(s_ctx_t *c, const Moux__BatchHeader *h, const char *reason)
     b.reason = (char *)reason;
     uint8_t *frame = NULL;
     size_t len = 0;
-    if (receipt_seal(&b, d->keys->sign_sk, &frame, &len) == 0)
+    if (receipt_seal(&b, link_own(c->link)->keys->sign_sk, &frame, &len) == 0)
         s_reply(c, frame, len);
     free(frame);
+}
+
+/* Our key set a batch is encrypted for: the current one, or during a
+ * rotation's overlap the previous one. */
+static const nodekeys_t *s_our_keys(const daemon_t *d, const uint8_t *enc_id)
+{
+    if (memcmp(enc_id, d->id->keys->enc_id, KEYID_BYTES) == 0)
+        return d->id->keys;
+    if (d->prev && memcmp(enc_id, d->prev->keys->enc_id, KEYID_BYTES) == 0)
+        return d->prev->keys;
+    return NULL;
 }
 
 /* Header checks that need the node's state. */
 static const char *s_check_header(s_ctx_t *c, const Moux__BatchHeader *h)
 {
     daemon_t *d = c->d;
-    unsigned char kid[KEYID_BYTES];
-    keyid_of(c->p->sign_pk, 32, kid);
+    const char *why = NULL;
     uint64_t now = now_ms(), skew = (uint64_t)d->cfg.clock_skew_seconds * 1000u;
     if (strcmp(h->sender, c->p->agency) != 0)
         return REASON_SENDER_MISMATCH;
     if (strcmp(h->recipient, d->cfg.agency) != 0)
         return REASON_WRONG_RECIPIENT;
-    if (memcmp(h->sender_key_id.data, kid, KEYID_BYTES) != 0)
-        return REASON_UNKNOWN_SENDER_KEY;
-    if (memcmp(h->recipient_key_id.data, d->keys->enc_id, KEYID_BYTES) != 0)
+    /* Signed by a key of the partner's that is not revoked, retired or
+     * expired: its certificate history decides. */
+    if ((why = link_key_check(c->link, h->sender_key_id.data, &c->key)) != NULL)
+        return why;
+    if (!(c->ours = s_our_keys(d, h->recipient_key_id.data)))
         return REASON_WRONG_RECIPIENT_KEY;
     if (h->timestamp_ms + skew < now || h->timestamp_ms > now + skew)
         return REASON_STALE_TIMESTAMP;
@@ -180,7 +194,7 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
     b.status = MOUX__BATCH_STATUS__BATCH_OK;
     b.n_results = n;
     b.results = resp;
-    if (receipt_seal(&b, d->keys->sign_sk, &frame, &flen) != 0 ||
+    if (receipt_seal(&b, link_own(c->link)->keys->sign_sk, &frame, &flen) != 0 ||
         store_inbound_put(d->store, c->p->pid, h->sender_key_id.data, h->message_id.data,
                           h->sequence, &env->header, payload, plen, sig, frame, flen) != 0 ||
         (h->sequence > c->p->rx_high_seq &&
@@ -217,6 +231,27 @@ static int s_answer_duplicate(s_ctx_t *c, const Moux__BatchHeader *h)
     return found;
 }
 
+/* Decrypts and verifies with the keys the header named. The link keeps the
+ * batch key for the usual pair (the partner's current key, ours as it knows
+ * us); a batch from another pair (a rotation in progress) derives its own. */
+static int s_open(s_ctx_t *c, const Moux__Envelope *env, uint8_t **payload, size_t *plen,
+                  uint8_t sig[64], const char **reason)
+{
+    const partner_t *p = c->p;
+    if (c->ours == link_own(c->link)->keys && memcmp(c->key->enc_pk, p->enc_pk, 32) == 0)
+        return envelope_open(env, link_rx_key(c->link), c->key->sign_pk, payload, plen, sig,
+                             reason);
+    unsigned char *tx = sodium_malloc(BATCH_KEY_BYTES), *rx = sodium_malloc(BATCH_KEY_BYTES);
+    int rc = -1;
+    *reason = REASON_BAD_CIPHERTEXT;
+    if (tx && rx &&
+        envelope_derive_keys(c->ours->enc_sk, c->ours->enc_pk, c->key->enc_pk, tx, rx) == 0)
+        rc = envelope_open(env, rx, c->key->sign_pk, payload, plen, sig, reason);
+    sodium_free(tx);
+    sodium_free(rx);
+    return rc;
+}
+
 static void s_on_envelope(s_ctx_t *c, const Moux__Envelope *env)
 {
     Moux__BatchHeader *h = NULL;
@@ -247,8 +282,7 @@ static void s_on_envelope(s_ctx_t *c, const Moux__Envelope *env)
         reason = REASON_SEQUENCE_REPLAYED;
         goto refuse;
     }
-    if (envelope_open(env, link_rx_key(c->link), c->p->sign_pk, &payload, &plen, sig,
-                      &reason) != 0)
+    if (s_open(c, env, &payload, &plen, sig, &reason) != 0)
         goto refuse;
     batch = moux__batch__unpack(NULL, plen, payload);
     if (!batch)
@@ -270,6 +304,24 @@ out:
     moux__batch_header__free_unpacked(h, NULL);
 }
 
+/* A partner's certificate and revocation list: judged by keyupdate.c,
+ * answered here on the same connection. */
+static void s_on_key_update(s_ctx_t *c, const Moux__KeyUpdate *ku)
+{
+    Moux__KeyUpdateAck ack = MOUX__KEY_UPDATE_ACK__INIT;
+    keys_on_update(c->d, c->link, ku, &ack);
+    Moux__Frame f = MOUX__FRAME__INIT;
+    f.kind_case = MOUX__FRAME__KIND_KEY_UPDATE_ACK;
+    f.key_update_ack = &ack;
+    size_t len = moux__frame__get_packed_size(&f);
+    uint8_t *buf = malloc(len);
+    if (buf) {
+        moux__frame__pack(&f, buf);
+        s_reply(c, buf, len);
+    }
+    free(buf);
+}
+
 /* Reads one [routing id][frame] message; returns 0 when none is waiting. */
 static int s_recv_one(daemon_t *d)
 {
@@ -288,7 +340,7 @@ static int s_recv_one(daemon_t *d)
         log_warn("FRAME-UNKNOWN-PEER", "frame from an unadmitted peer dropped");
         goto out;
     }
-    s_ctx_t c = {d, link, link_partner(link), &route};
+    s_ctx_t c = {d, link, link_partner(link), &route, NULL, NULL};
     if (zmq_msg_more(&body)) { /* a message is one frame: drain the rest, refuse it */
         int more = 1;
         for (int i = 0; more && i < 1024; i++) {
@@ -301,7 +353,9 @@ static int s_recv_one(daemon_t *d)
         goto out;
     }
     Moux__Frame *f = moux__frame__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
-    if (!f || f->kind_case != MOUX__FRAME__KIND_ENVELOPE)
+    if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE)
+        s_on_key_update(&c, f->key_update);
+    else if (!f || f->kind_case != MOUX__FRAME__KIND_ENVELOPE)
         s_refuse(&c, NULL, REASON_MALFORMED_FRAME);
     else
         s_on_envelope(&c, f->envelope);

@@ -39,7 +39,11 @@ typedef struct {
 struct link {
     daemon_t *d;
     partner_t p;
-    void *dealer, *monitor;
+    const identity_t *own;   /* which of our identities this partner knows */
+    partner_key_t *pkeys;    /* the partner's key history, newest first */
+    size_t n_pkeys;
+    int rebuild;
+    void *dealer, *monitor;  /* NULL while the partner's current key is revoked */
     unsigned char *tx_key, *rx_key; /* sodium_malloc */
     int up;
     uint64_t next_seq, seq_reserved;
@@ -57,6 +61,69 @@ const partner_t *link_partner(const link_t *self) { return &self->p; }
 void *link_dealer(link_t *self) { return self->dealer; }
 void *link_monitor(link_t *self) { return self->monitor; }
 const unsigned char *link_rx_key(const link_t *self) { return self->rx_key; }
+const identity_t *link_own(const link_t *self) { return self->own; }
+int link_wants_rebuild(const link_t *self) { return self->rebuild; }
+void link_set_rebuild(link_t *self) { self->rebuild = 1; }
+
+const partner_key_t *link_key_by_id(const link_t *self, const unsigned char id[KEYID_BYTES])
+{
+    for (size_t i = 0; i < self->n_pkeys; i++)
+        if (sodium_memcmp(self->pkeys[i].sign_key_id, id, KEYID_BYTES) == 0)
+            return &self->pkeys[i];
+    return NULL;
+}
+
+/* Why a partner key may not be used now, or NULL. */
+static const char *s_key_unusable(const partner_key_t *k, uint64_t now)
+{
+    if (k->revoked_ms)
+        return REASON_REVOKED_KEY;
+    if (k->retire_after_ms && now > k->retire_after_ms)
+        return REASON_RETIRED_KEY;
+    if (now > k->not_after_ms)
+        return REASON_CERT_EXPIRED;
+    return NULL;
+}
+
+const char *link_key_check(const link_t *self, const unsigned char id[KEYID_BYTES],
+                           const partner_key_t **out)
+{
+    const partner_key_t *k = link_key_by_id(self, id);
+    if (!k)
+        return REASON_UNKNOWN_SENDER_KEY;
+    *out = k;
+    return s_key_unusable(k, now_ms());
+}
+
+int link_admits_curve(const link_t *self, const unsigned char curve_pk[32], uint64_t now)
+{
+    for (size_t i = 0; i < self->n_pkeys; i++)
+        if (sodium_memcmp(self->pkeys[i].curve_pk, curve_pk, 32) == 0 &&
+            !s_key_unusable(&self->pkeys[i], now))
+            return 1;
+    return 0;
+}
+
+int link_refresh(link_t *self)
+{
+    partner_key_t *keys = NULL;
+    size_t n = 0;
+    if (store_partner_keys(self->d->store, self->p.pid, &keys, &n) != 0)
+        return -1;
+    free(self->pkeys);
+    self->pkeys = keys;
+    self->n_pkeys = n;
+    return 0;
+}
+
+/* The partner's current key, as its newest certificate gives it. */
+static const partner_key_t *s_current_key(const link_t *self)
+{
+    for (size_t i = 0; i < self->n_pkeys; i++)
+        if (self->pkeys[i].serial == self->p.cert_serial)
+            return &self->pkeys[i];
+    return NULL;
+}
 int link_is_up(const link_t *self) { return self->up; }
 uint64_t link_last_receipt(const link_t *self) { return self->last_receipt_ms; }
 uint64_t link_refused_in(const link_t *self) { return self->refused_in; }
@@ -74,9 +141,10 @@ static int s_open_dealer(link_t *self)
     self->dealer = zmq_socket(self->d->zctx, ZMQ_DEALER);
     if (!self->dealer)
         return -1;
+    const nodekeys_t *own = self->own->keys;
     if (zmq_setsockopt(self->dealer, ZMQ_CURVE_SERVERKEY, self->p.curve_pk, 32) ||
-        zmq_setsockopt(self->dealer, ZMQ_CURVE_PUBLICKEY, self->d->keys->curve_pk, 32) ||
-        zmq_setsockopt(self->dealer, ZMQ_CURVE_SECRETKEY, self->d->keys->curve_sk, 32) ||
+        zmq_setsockopt(self->dealer, ZMQ_CURVE_PUBLICKEY, own->curve_pk, 32) ||
+        zmq_setsockopt(self->dealer, ZMQ_CURVE_SECRETKEY, own->curve_sk, 32) ||
         zsock_set_link_options(self->dealer, &self->d->cfg) ||
         /* Queue nothing for a partner we are not connected to: unsent items
          * stay in the outbox, where a crash cannot lose them. */
@@ -115,13 +183,32 @@ link_t *link_new(daemon_t *d, const partner_t *p)
     if (self->next_seq == 0)
         self->next_seq = 1;
     self->backoff_ms = (uint64_t)d->cfg.retry_initial_ms;
+    /* Until the partner has acknowledged our current certificate it only
+     * knows the previous one: keep speaking with that during the overlap. */
+    self->own = d->prev && p->acked_serial < d->id->cert.serial ? d->prev : d->id;
+    if (link_refresh(self) != 0) {
+        log_error("LINK-KEYS", "partner %s: cannot read its keys: %s", p->agency,
+                  store_errmsg(d->store));
+        link_destroy(&self);
+        return NULL;
+    }
+    const nodekeys_t *own = self->own->keys;
     if (!self->tx_key || !self->rx_key ||
-        envelope_derive_keys(d->keys->enc_sk, d->keys->enc_pk, p->enc_pk, self->tx_key,
+        envelope_derive_keys(own->enc_sk, own->enc_pk, p->enc_pk, self->tx_key,
                              self->rx_key) != 0) {
         log_error("LINK-KEYS", "partner %s: cannot derive batch keys (bad encryption key)",
                   p->agency);
         link_destroy(&self);
         return NULL;
+    }
+    const partner_key_t *cur = s_current_key(self);
+    const char *why = cur ? s_key_unusable(cur, now_ms()) : REASON_UNKNOWN_SENDER_KEY;
+    if (why) { /* stay without a connection until a usable certificate comes */
+        snprintf(self->last_error, sizeof self->last_error,
+                 "partner's current key (serial %llu) is unusable: %s",
+                 (unsigned long long)p->cert_serial, why);
+        log_warn("LINK-KEY-UNUSABLE", "partner %s: %s", p->agency, self->last_error);
+        return self;
     }
     if (s_open_dealer(self) != 0) {
         log_error("LINK-OPEN", "partner %s: cannot open link to %s: %s", p->agency,
@@ -129,7 +216,8 @@ link_t *link_new(daemon_t *d, const partner_t *p)
         link_destroy(&self);
         return NULL;
     }
-    log_info("LINK-CONNECTING", "partner %s at %s", p->agency, p->endpoint);
+    log_info("LINK-CONNECTING", "partner %s at %s (our certificate serial %llu)", p->agency,
+             p->endpoint, (unsigned long long)self->own->cert.serial);
     return self;
 }
 
@@ -146,6 +234,7 @@ void link_destroy(link_t **self_p)
         zmq_close(self->monitor);
     sodium_free(self->tx_key);
     sodium_free(self->rx_key);
+    free(self->pkeys);
     free(self);
     *self_p = NULL;
 }
@@ -180,6 +269,7 @@ void link_on_monitor(link_t *self)
             s_rewind(self);
             self->retry_at_ms = 0;
             log_info("LINK-UP", "partner %s: link up (%s)", self->p.agency, self->p.endpoint);
+            link_send_key_update(self); /* certificates first, then batches */
             link_pump(self);
         } else if (event == ZMQ_EVENT_DISCONNECTED) {
             if (self->up)
@@ -257,14 +347,14 @@ static int s_send_one(link_t *self)
         goto out;
     envelope_meta_t meta = {
         .sender = d->cfg.agency, .recipient = self->p.agency, .mou_id = "",
-        .sender_key_id = d->keys->sign_id, .recipient_key_id = NULL,
+        .sender_key_id = self->own->keys->sign_id, .recipient_key_id = NULL,
         .sequence = self->next_seq, .timestamp_ms = now_ms(), .item_count = (uint32_t)n,
     };
     unsigned char rkid[KEYID_BYTES];
     keyid_of(self->p.enc_pk, 32, rkid);
     meta.recipient_key_id = rkid;
     uint8_t hash[BATCH_HASH_BYTES];
-    if (envelope_seal(&meta, payload, plen, d->keys->sign_sk, self->tx_key, &frame, &flen,
+    if (envelope_seal(&meta, payload, plen, self->own->keys->sign_sk, self->tx_key, &frame, &flen,
                       hash) != 0)
         goto out;
     if (zmq_send(self->dealer, frame, flen, ZMQ_DONTWAIT) < 0) {
@@ -296,8 +386,19 @@ void link_pump(link_t *self)
     size_t window = (size_t)self->d->cfg.max_inflight_batches;
     if (window > INFLIGHT_CAP)
         window = INFLIGHT_CAP;
-    if (!self->up || mono_ms() < self->retry_at_ms)
+    if (!self->up || !self->dealer || mono_ms() < self->retry_at_ms)
         return;
+    const char *why = NULL;
+    if (cert_check_time(&self->own->cert, now_ms(), &why) != 0) {
+        /* Partners would refuse it: say so instead of sending. */
+        if (!strstr(self->last_error, why)) {
+            snprintf(self->last_error, sizeof self->last_error,
+                     "not sending: our certificate (serial %llu): %s; renew it with moux keys "
+                     "certify", (unsigned long long)self->own->cert.serial, why);
+            log_error("CERT-INVALID", "%s", self->last_error);
+        }
+        return;
+    }
     while (self->n_inflight < window && s_send_one(self) == 1)
         ;
 }
@@ -383,16 +484,12 @@ static s_sent_t *s_sent_find(link_t *self, const Moux__ReceiptBody *b)
     return NULL;
 }
 
-/* A receipt must come from the partner's key, name us and them, and answer
- * a batch we sent, with the hash of what we sent. */
+/* A receipt must name us and them, and answer a batch we sent, with the
+ * hash of what we sent. (Its signature was checked with the key it names.) */
 static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b)
 {
-    unsigned char kid[KEYID_BYTES];
-    keyid_of(self->p.sign_pk, 32, kid);
     if (strcmp(b->sender, self->p.agency) != 0 || strcmp(b->recipient, self->d->cfg.agency) != 0)
         return "receipt names the wrong agencies";
-    if (b->signer_key_id.len != KEYID_BYTES || memcmp(b->signer_key_id.data, kid, KEYID_BYTES))
-        return "receipt signer key id is not the partner's";
     s_sent_t *s = s_sent_find(self, b);
     if (!s)
         return "receipt for no batch we sent recently (replayed, or from before a restart)";
@@ -404,14 +501,58 @@ static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b)
     return NULL;
 }
 
+/* The partner key a receipt claims to be signed by, if usable. */
+static const char *s_receipt_key(link_t *self, const Moux__SignedReceipt *sr,
+                                 const unsigned char **pk)
+{
+    Moux__ReceiptBody *peek = sr->body.data
+        ? moux__receipt_body__unpack(NULL, sr->body.len, sr->body.data) : NULL;
+    const char *why = "malformed receipt body";
+    const partner_key_t *k = NULL;
+    if (peek && peek->signer_key_id.len == KEYID_BYTES)
+        why = link_key_check(self, peek->signer_key_id.data, &k);
+    if (peek)
+        moux__receipt_body__free_unpacked(peek, NULL);
+    if (!why)
+        *pk = k->sign_pk;
+    return why;
+}
+
+/* The partner's answer to our KeyUpdate. */
+static void s_on_key_ack(link_t *self, const Moux__KeyUpdateAck *ack)
+{
+    if (ack->refused[0]) {
+        snprintf(self->last_error, sizeof self->last_error,
+                 "partner refused our certificate or revocation list: %s", ack->refused);
+        log_warn("KEYS-REFUSED-BY-PARTNER", "partner %s: %s", self->p.agency, ack->refused);
+        return;
+    }
+    if (ack->serial <= self->p.acked_serial)
+        return;
+    self->p.acked_serial = ack->serial;
+    if (store_partner_set_acked(self->d->store, self->p.pid, ack->serial) != 0)
+        log_error("STORE-FAILED", "partner %s: %s", self->p.agency, store_errmsg(self->d->store));
+    log_info("KEYS-ACKED", "partner %s holds our certificate serial %llu", self->p.agency,
+             (unsigned long long)ack->serial);
+    /* It knows our newer identity now: speak with it. */
+    if (self->own != self->d->id && ack->serial >= self->d->id->cert.serial)
+        self->rebuild = 1;
+}
+
 static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
 {
     Moux__Frame *f = moux__frame__unpack(NULL, len, data);
     Moux__ReceiptBody *b = NULL;
     const char *why = NULL;
+    const unsigned char *signer = NULL;
+    if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE_ACK) {
+        s_on_key_ack(self, f->key_update_ack);
+        goto out;
+    }
     if (!f || f->kind_case != MOUX__FRAME__KIND_RECEIPT)
         why = "not a receipt frame";
-    else if (receipt_open(f->receipt, self->p.sign_pk, &b, &why) == 0)
+    else if ((why = s_receipt_key(self, f->receipt, &signer)) == NULL &&
+             receipt_open(f->receipt, signer, &b, &why) == 0)
         why = s_receipt_mismatch(self, b);
     if (why) {
         log_warn("RECEIPT-REFUSED", "partner %s: %s", self->p.agency, why);
@@ -441,6 +582,36 @@ out:
         moux__receipt_body__free_unpacked(b, NULL);
     if (f)
         moux__frame__free_unpacked(f, NULL);
+}
+
+void link_send_key_update(link_t *self)
+{
+    const identity_t *id = keys_announced(self->d);
+    Moux__NodeCert *cert = moux__node_cert__unpack(NULL, id->cert_len, id->cert_raw);
+    Moux__RevocationList *revs = self->d->own_revs
+        ? moux__revocation_list__unpack(NULL, self->d->own_revs_len, self->d->own_revs) : NULL;
+    Moux__KeyUpdate ku = MOUX__KEY_UPDATE__INIT;
+    ku.cert = cert;
+    ku.revocations = revs;
+    Moux__Frame f = MOUX__FRAME__INIT;
+    f.kind_case = MOUX__FRAME__KIND_KEY_UPDATE;
+    f.key_update = &ku;
+    size_t len = moux__frame__get_packed_size(&f);
+    uint8_t *buf = malloc(len);
+    if (buf && cert) {
+        moux__frame__pack(&f, buf);
+        if (zmq_send(self->dealer, buf, len, ZMQ_DONTWAIT) < 0)
+            log_warn("KEYS-UNSENT", "partner %s: cannot announce our keys now: %s",
+                     self->p.agency, zmq_strerror(zmq_errno()));
+        else
+            log_info("KEYS-ANNOUNCED", "partner %s: certificate serial %llu%s", self->p.agency,
+                     (unsigned long long)id->cert.serial, revs ? ", revocation list" : "");
+    }
+    free(buf);
+    if (cert)
+        moux__node_cert__free_unpacked(cert, NULL);
+    if (revs)
+        moux__revocation_list__free_unpacked(revs, NULL);
 }
 
 void link_on_dealer(link_t *self)

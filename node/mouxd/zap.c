@@ -3,6 +3,7 @@
  * agency in the User-Id, which is all the rest of the node trusts. */
 #include "daemon.h"
 #include "log.h"
+#include "util.h"
 
 #include <string.h>
 #include <zmq.h>
@@ -31,10 +32,13 @@ static void s_reply(daemon_t *d, zmq_msg_t *reqid, const char *code, const char 
     s_send(d->zap, "", 0, 0);
 }
 
+/* The partner one of whose usable keys (current, or older ones still in
+ * their rotation overlap; never revoked) this CURVE key is. */
 static link_t *s_partner_by_curve(daemon_t *d, const unsigned char *key)
 {
+    uint64_t now = now_ms();
     for (size_t i = 0; i < d->n_links; i++)
-        if (memcmp(link_partner(d->links[i])->curve_pk, key, 32) == 0)
+        if (link_admits_curve(d->links[i], key, now))
             return d->links[i];
     return NULL;
 }
@@ -75,8 +79,8 @@ void zap_on_request(daemon_t *d)
                 size_t alen = zmq_msg_size(&f[3]) < sizeof addr - 1 ? zmq_msg_size(&f[3])
                                                                      : sizeof addr - 1;
                 memcpy(addr, zmq_msg_data(&f[3]), alen);
-                log_warn("ZAP-DENIED", "connection from %s refused: CURVE key is not a "
-                         "partner's", addr);
+                log_warn("ZAP-DENIED", "connection from %s refused: CURVE key is not a usable "
+                         "partner key (unknown, revoked or retired)", addr);
                 store_event(d->store, "connection-refused", NULL, NULL, "not-a-partner", addr);
                 s_reply(d, &f[1], "400", "not a partner", "");
             }

@@ -10,8 +10,21 @@ expect_fail() { # expect_fail PATTERN COMMAND...: must fail and say PATTERN
     grep -qE -- "$pat" <<<"$out" || fail "error for '$*' should match /$pat/, got: $out"
 }
 
-"$MOUX" init -d "$WORK/a" --agency vn.ais --listen tcp://127.0.0.1:0 >/dev/null
+# Agency roots (unsealed: test only; real roots are sealed and kept offline).
+"$MOUX" keys root-gen --out "$WORK/a.root" --no-passphrase >/dev/null 2>&1
+"$MOUX" keys root-gen --out "$WORK/b.root" --no-passphrase >/dev/null 2>&1
+[ "$(stat -c %a "$WORK/a.root")" = 600 ] || fail "root key file not 0600"
+expect_fail "exists" "$MOUX" keys root-gen --out "$WORK/a.root" --no-passphrase
+"$MOUX" init -d "$WORK/a" --agency vn.ais --listen tcp://127.0.0.1:0 --root "$WORK/a.root" >/dev/null
 "$MOUX" init -d "$WORK/b" --agency us.cisa --listen tcp://127.0.0.1:0 >/dev/null
+# An uncertified node does not run, and says what to do.
+expect_fail "not certified\\? run: moux keys certify" "$MOUX_BIN/mouxd" -d "$WORK/b"
+"$MOUX" keys certify -d "$WORK/b" --root "$WORK/b.root" >/dev/null
+# Certifying with another agency's root is refused, and costs nothing.
+expect_fail "holds another root key" "$MOUX" keys certify -d "$WORK/b" --root "$WORK/a.root"
+"$MOUX" keys certify -d "$WORK/b" --root "$WORK/b.root" >/dev/null
+"$MOUX" keys show -d "$WORK/b" --json | jq -e '.certificate.serial == 2' >/dev/null \
+    || fail "re-certification should have issued serial 2"
 [ "$(stat -c %a "$WORK/a")" = 700 ] || fail "node directory not 0700"
 for f in sign enc curve; do
     [ "$(stat -c %a "$WORK/a/keys/$f.sec")" = 600 ] || fail "$f.sec not 0600"
@@ -25,10 +38,14 @@ expect_fail "agency" "$MOUX" init -d "$WORK/c" --agency "Bad Agency" --listen tc
 fa=$("$MOUX" bundle -d "$WORK/a" --fingerprint)
 fb=$("$MOUX" bundle -d "$WORK/b" --fingerprint)
 
-# A wrong fingerprint, a tampered bundle, our own bundle: refused, saying why.
-expect_fail "fingerprint mismatch" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --fingerprint "$fa"
+# A wrong fingerprint, a tampered bundle, another root's bundle, our own
+# bundle: refused, saying why.
+expect_fail "root fingerprint mismatch" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --fingerprint "$fa"
 sed 's/^endpoint tcp:\/\/127.0.0.1:/endpoint tcp:\/\/127.0.0.2:/' "$WORK/b.bundle" > "$WORK/evil.bundle"
-expect_fail "evil.bundle:9: signature" "$MOUX" peer add -d "$WORK/a" "$WORK/evil.bundle"
+expect_fail "evil.bundle:7: certificate: certificate names another endpoint" \
+    "$MOUX" peer add -d "$WORK/a" "$WORK/evil.bundle"
+sed "s|^root-key .*|root-key $(sed -n 's/^public //p' "$WORK/a.root")|" "$WORK/b.bundle" > "$WORK/forged.bundle"
+expect_fail "forged.bundle:7: certificate: wrong-root" "$MOUX" peer add -d "$WORK/a" "$WORK/forged.bundle"
 expect_fail "own bundle" "$MOUX" peer add -d "$WORK/a" "$WORK/a.bundle"
 expect_fail "max-tlp" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --max-tlp purple
 expect_fail "unknown indicator type \"bogus\"" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --types ipv4-addr,bogus

@@ -1,0 +1,151 @@
+#include "identity.h"
+#include "keyfile.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void s_path(char *out, size_t cap, const char *base, const char *name)
+{
+    snprintf(out, cap, "%s/keys/%s", base, name);
+}
+
+void identity_destroy(identity_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    nodekeys_destroy(&(*self_p)->keys);
+    free((*self_p)->cert_raw);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/* The certificate must certify exactly the keys on disk, for our agency. */
+static const char *s_matches(const identity_t *id, const config_t *cfg)
+{
+    if (strcmp(id->cert.agency, cfg->agency) != 0)
+        return "certificate is for another agency than moux.conf says";
+    if (memcmp(id->cert.sign_pk, id->keys->sign_pk, 32) != 0 ||
+        memcmp(id->cert.enc_pk, id->keys->enc_pk, 32) != 0 ||
+        memcmp(id->cert.curve_pk, id->keys->curve_pk, 32) != 0)
+        return "certificate does not certify this node's keys (certify again)";
+    return NULL;
+}
+
+identity_t *identity_load(const char *base, const config_t *cfg, char *err, size_t errlen)
+{
+    char path[PATH_MAX_MOUX + 64];
+    identity_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->keys = nodekeys_load(base, err, errlen);
+    if (!self->keys)
+        goto fail;
+    s_path(path, sizeof path, base, "root.pub");
+    key_err_t krc = keyfile_read_public(path, ROOT_PUB_LABEL, self->root_pk, 32);
+    if (krc != KEY_OK) {
+        snprintf(err, errlen, "%s: %s (not certified? run: moux keys certify -d DIR --root ROOTKEY)",
+                 path, key_strerror(krc));
+        goto fail;
+    }
+    s_path(path, sizeof path, base, "node.cert");
+    if (cert_load(path, &self->cert_raw, &self->cert_len, err, errlen) != 0)
+        goto fail;
+    const char *why = NULL;
+    if (cert_verify(self->cert_raw, self->cert_len, self->root_pk, &self->cert, &why) != 0 ||
+        (why = s_matches(self, cfg)) != NULL) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        goto fail;
+    }
+    return self;
+fail:
+    identity_destroy(&self);
+    return NULL;
+}
+
+/* The next serial: one more than the certificate in place, if it is ours. */
+static int s_next_serial(const char *path, const rootkey_t *root, uint64_t *serial, char *err,
+                         size_t errlen)
+{
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    *serial = 1;
+    if (access(path, F_OK) != 0)
+        return 0;
+    /* Partners hold the old serial: never silently start over below it. */
+    if (cert_load(path, &raw, &len, err, errlen) != 0) {
+        strncat(err, "; give --serial above the last one issued", errlen - strlen(err) - 1);
+        return -1;
+    }
+    cert_t old;
+    const char *why = NULL;
+    int rc = cert_verify(raw, len, root->pk, &old, &why);
+    free(raw);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s (%s); give --serial to start over", path,
+                 strcmp(why, "wrong-root") == 0 ? "issued by another root"
+                                                : "not a valid certificate", why);
+        return -1;
+    }
+    *serial = old.serial + 1;
+    return 0;
+}
+
+/* root.pub: written once; a different root later is refused. */
+static int s_install_root(const char *path, const rootkey_t *root, char *err, size_t errlen)
+{
+    unsigned char have[32];
+    if (keyfile_read_public(path, ROOT_PUB_LABEL, have, 32) == KEY_OK) {
+        if (memcmp(have, root->pk, 32) == 0)
+            return 0;
+        snprintf(err, errlen, "%s holds another agency root; this node belongs to that root", path);
+        return -1;
+    }
+    key_err_t krc = keyfile_write(path, ROOT_PUB_LABEL, root->pk, 32, 0);
+    if (krc != KEY_OK) {
+        snprintf(err, errlen, "%s: %s", path, key_strerror(krc));
+        return -1;
+    }
+    return 0;
+}
+
+int identity_certify(const char *base, const config_t *cfg, const nodekeys_t *keys,
+                     const rootkey_t *root, unsigned days, uint64_t serial, cert_t *out,
+                     char *err, size_t errlen)
+{
+    char path[PATH_MAX_MOUX + 64];
+    s_path(path, sizeof path, base, "root.pub");
+    if (s_install_root(path, root, err, errlen) != 0)
+        return -1;
+    s_path(path, sizeof path, base, "node.cert");
+    if (serial == 0 && s_next_serial(path, root, &serial, err, errlen) != 0)
+        return -1;
+    cert_t c;
+    memset(&c, 0, sizeof c);
+    str_copy(c.agency, sizeof c.agency, cfg->agency);
+    str_copy(c.endpoint, sizeof c.endpoint, cfg->endpoint);
+    memcpy(c.sign_pk, keys->sign_pk, 32);
+    memcpy(c.enc_pk, keys->enc_pk, 32);
+    memcpy(c.curve_pk, keys->curve_pk, 32);
+    c.serial = serial;
+    uint64_t now = now_ms();
+    c.not_before_ms = now - 5 * 60 * 1000; /* tolerate partners' clocks a little behind */
+    c.not_after_ms = now + (uint64_t)days * 86400000u;
+    memcpy(c.root_key_id, root->key_id, KEYID_BYTES);
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    if (cert_issue(&c, root, &raw, &len) != 0) {
+        snprintf(err, errlen, "cannot sign the certificate");
+        return -1;
+    }
+    int rc = cert_save(path, raw, len, err, errlen);
+    free(raw);
+    if (rc == 0 && out)
+        *out = c;
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* This node's certified identity: its key set, the certificate its agency
+ * root issued for it (DIR/keys/node.cert) and that root's public key
+ * (DIR/keys/root.pub). The root's secret key is never needed here. */
+#ifndef MOUX_IDENTITY_H
+#define MOUX_IDENTITY_H
+
+#include "cert.h"
+#include "config.h"
+#include "nodekeys.h"
+#include "rootkey.h"
+
+typedef struct {
+    nodekeys_t *keys;
+    cert_t cert;
+    uint8_t *cert_raw;
+    size_t cert_len;
+    unsigned char root_pk[32];
+} identity_t;
+
+#define ROOT_PUB_LABEL "moux-root-public"
+
+/* Loads BASE/keys/ (BASE is the node directory, or DIR/next while a
+ * rotation is pending) and checks that the certificate chains to root.pub,
+ * names cfg's agency and certifies exactly these keys. Time is the
+ * caller's (cert_check_time). Caller owns the result. */
+identity_t *identity_load(const char *base, const config_t *cfg, char *err, size_t errlen);
+void identity_destroy(identity_t **self_p);
+
+/* Issues a certificate for keys (saved under BASE/keys/) signed by root,
+ * valid from 5 minutes ago for days days, with serial (0: one more than the
+ * certificate already there, or 1), and installs node.cert and root.pub
+ * there. A root.pub already there must hold the same key. */
+int identity_certify(const char *base, const config_t *cfg, const nodekeys_t *keys,
+                     const rootkey_t *root, unsigned days, uint64_t serial, cert_t *out,
+                     char *err, size_t errlen);
+
+#endif

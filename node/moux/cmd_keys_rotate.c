@@ -1,0 +1,96 @@
+/* moux keys rotate: a new node key set, certified by the agency root, left
+ * in DIR/next for the node to announce and install (see keyupdate.c). */
+#include "cli.h"
+#include "ctlclient.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int s_announce(const char *dir, uint64_t serial)
+{
+    if (!ctl_running(dir)) {
+        printf("the node is not running: it announces serial %llu to its partners when it "
+               "starts, and installs it once they hold it\n", (unsigned long long)serial);
+        return 0;
+    }
+    json_t *req = json_pack("{s:s}", "cmd", "keys-reload"), *reply = cli_call(dir, req, 10000);
+    json_decref(req);
+    if (!reply)
+        return 1;
+    json_decref(reply);
+    printf("the running node is announcing serial %llu to its partners; it switches to the new "
+           "keys once they hold it (moux keys show -d %s)\n", (unsigned long long)serial, dir);
+    return 0;
+}
+
+int cmd_keys_rotate(int argc, char **argv)
+{
+    static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+                                         {"root", required_argument, 0, 'r'},
+                                         {"passphrase-file", required_argument, 0, 'p'},
+                                         {"days", required_argument, 0, 'D'},
+                                         {0, 0, 0, 0}};
+    static const char *usage =
+        "usage: moux keys rotate -d DIR --root ROOTKEY [--passphrase-file F] [--days N]";
+    const char *dir_opt = NULL, *root_file = NULL, *pass_file = NULL;
+    unsigned days = CERT_DEFAULT_DAYS;
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir_opt = optarg; break;
+        case 'r': root_file = optarg; break;
+        case 'p': pass_file = optarg; break;
+        case 'D':
+            if (cli_days(optarg, &days) != 0)
+                return 1;
+            break;
+        default: return cli_fail("%s", usage);
+        }
+    }
+    const char *dir = cli_dir(dir_opt);
+    config_t cfg;
+    if (!dir || !root_file || optind != argc)
+        return dir ? cli_fail("%s", usage) : 1;
+    if (cli_config(dir, &cfg) != 0)
+        return 1;
+    char err[512], next[PATH_MAX_MOUX + 16];
+    identity_t *id = identity_load(dir, &cfg, err, sizeof err);
+    if (!id)
+        return cli_fail("%s", err);
+    uint64_t serial = id->cert.serial + 1;
+    unsigned char root_pk[32];
+    int rc = 1;
+    nodekeys_t *keys = NULL;
+    snprintf(next, sizeof next, "%s/next", dir);
+    if (rootkey_read_public(root_file, root_pk, err, sizeof err) != 0) {
+        cli_fail("%s", err);
+        goto out;
+    }
+    if (memcmp(root_pk, id->root_pk, 32) != 0) {
+        cli_fail("%s is not the root that certified this node (keys/root.pub)", root_file);
+        goto out;
+    }
+    if (mkdir(next, 0700) != 0) {
+        cli_fail("%s: %s", next, errno == EEXIST ? "a rotation is already pending (its keys are "
+                 "there); wait for the node to install it" : strerror(errno));
+        goto out;
+    }
+    keys = nodekeys_generate();
+    if (!keys || nodekeys_save(keys, next, err, sizeof err) != 0) {
+        cli_fail("%s", keys ? err : "out of secure memory");
+        goto out;
+    }
+    if (cli_certify(next, &cfg, keys, root_file, pass_file, days, serial, NULL) != 0)
+        goto out;
+    rc = s_announce(dir, serial);
+out:
+    nodekeys_destroy(&keys);
+    identity_destroy(&id);
+    return rc;
+}

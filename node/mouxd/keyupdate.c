@@ -1,0 +1,406 @@
+/* Certificates, rotation and revocation in the running node.
+ *
+ * Every new link starts with a KeyUpdate: our certificate and our agency's
+ * latest revocation list, both root-signed. The partner checks them against
+ * the root it pinned and answers with what it now holds.
+ *
+ * Rotation: `moux keys rotate` leaves a certified key set in DIR/next. The
+ * node announces that certificate over the existing links (still speaking
+ * with its current keys), and once every connected partner holds it (or
+ * after rotation_ack_ms) installs it: the old set moves to
+ * DIR/retired/<serial>/, the ROUTER reopens with the new transport key, and
+ * each link speaks with the new keys as soon as its partner has them. The
+ * old keys stay usable for rotation_overlap_seconds, then their secrets are
+ * deleted; their public halves and certificates stay in the store.
+ *
+ * Revocation: a newer list from a partner marks the keys it covers; they are
+ * refused from then on (ZAP, batches, receipts), and the ROUTER reopens so
+ * no connection made with a revoked key survives. */
+#include "daemon.h"
+#include "log.h"
+#include "reason.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void s_path(const daemon_t *d, const char *rel, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", d->cfg.dir, rel);
+}
+
+const identity_t *keys_announced(const daemon_t *d)
+{
+    return d->pending ? d->pending : d->id;
+}
+
+/* Our agency's revocation list, if the operator made one. */
+static void s_load_own_revs(daemon_t *d)
+{
+    char path[PATH_MAX_MOUX + 64], err[512];
+    s_path(d, "keys/revocations.list", path, sizeof path);
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    if (access(path, F_OK) != 0 || revlist_load(path, &raw, &len, err, sizeof err) != 0)
+        return;
+    revlist_t l;
+    const char *why = NULL;
+    if (revlist_verify(raw, len, d->id->root_pk, &l, &why) != 0) {
+        log_error("REVOCATIONS-INVALID", "%s: %s; not announced", path, why);
+        free(raw);
+        return;
+    }
+    log_info("REVOCATIONS", "our revocation list %llu: %zu serial(s), %zu key(s)",
+             (unsigned long long)l.number, l.n_serials, l.n_key_ids);
+    revlist_free(&l);
+    free(d->own_revs);
+    d->own_revs = raw;
+    d->own_revs_len = len;
+}
+
+/* DIR/next holds a certified key set that is not installed yet. */
+static identity_t *s_load_next(daemon_t *d, char *err, size_t errlen)
+{
+    char base[PATH_MAX_MOUX + 16];
+    s_path(d, "next", base, sizeof base);
+    struct stat st;
+    if (stat(base, &st) != 0)
+        return NULL;
+    identity_t *next = identity_load(base, &d->cfg, err, errlen);
+    if (next && (memcmp(next->root_pk, d->id->root_pk, 32) != 0 ||
+                 next->cert.serial <= d->id->cert.serial)) {
+        snprintf(err, errlen, "%s: its certificate must come from our root with a serial above "
+                              "%llu", base, (unsigned long long)d->id->cert.serial);
+        identity_destroy(&next);
+    }
+    return next;
+}
+
+/* The most recent retired key set whose secrets are still on disk, if its
+ * overlap is not over: partners that missed the rotation still know it. */
+static void s_load_prev(daemon_t *d)
+{
+    char base[PATH_MAX_MOUX + 64], err[512];
+    s_path(d, "retired", base, sizeof base);
+    DIR *dir = opendir(base);
+    unsigned long long best = 0;
+    for (struct dirent *e; dir && (e = readdir(dir));) {
+        char *end = NULL;
+        unsigned long long serial = strtoull(e->d_name, &end, 10);
+        if (*end == '\0' && serial > best && serial < d->id->cert.serial)
+            best = serial;
+    }
+    if (dir)
+        closedir(dir);
+    if (!best)
+        return;
+    snprintf(base, sizeof base, "%s/retired/%llu", d->cfg.dir, best);
+    struct stat st;
+    char marker[PATH_MAX_MOUX + 80];
+    snprintf(marker, sizeof marker, "%s/keys/sign.sec", base);
+    if (stat(marker, &st) != 0)
+        return; /* overlap ended earlier: secrets already deleted */
+    d->prev = identity_load(base, &d->cfg, err, sizeof err);
+    if (!d->prev) {
+        log_warn("KEYS-PREVIOUS", "%s", err);
+        return;
+    }
+    d->prev_until_ms = (uint64_t)st.st_mtime * 1000u +
+                       (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
+}
+
+int keys_start(daemon_t *d, char *err, size_t errlen)
+{
+    char keys[PATH_MAX_MOUX + 16], next[PATH_MAX_MOUX + 16];
+    s_path(d, "keys", keys, sizeof keys);
+    s_path(d, "next/keys", next, sizeof next);
+    struct stat st;
+    /* A crash between the two renames of an installation: finish it. */
+    if (stat(keys, &st) != 0 && stat(next, &st) == 0 && rename(next, keys) == 0)
+        log_warn("KEYS-RECOVERED", "finished installing the rotated keys from %s", next);
+    d->id = identity_load(d->cfg.dir, &d->cfg, err, errlen);
+    if (!d->id)
+        return -1;
+    d->keys = d->id->keys;
+    const char *why = NULL;
+    if (cert_check_time(&d->id->cert, now_ms(), &why) != 0)
+        log_error("CERT-INVALID", "our certificate (serial %llu): %s; nothing will be sent until "
+                  "it is renewed (moux keys certify)", (unsigned long long)d->id->cert.serial, why);
+    if (store_own_key_put(d->store, &d->id->cert, d->id->cert_raw, d->id->cert_len) != 0)
+        log_warn("STORE-FAILED", "cannot record our key: %s", store_errmsg(d->store));
+    s_load_own_revs(d);
+    s_load_prev(d);
+    char nerr[512] = "";
+    d->pending = s_load_next(d, nerr, sizeof nerr);
+    if (nerr[0])
+        log_error("KEYS-NEXT", "%s", nerr);
+    if (d->pending)
+        d->pending_deadline_ms = mono_ms() + (uint64_t)d->cfg.rotation_ack_ms;
+    return 0;
+}
+
+void keys_stop(daemon_t *d)
+{
+    identity_destroy(&d->id);
+    identity_destroy(&d->prev);
+    identity_destroy(&d->pending);
+    d->keys = NULL;
+    free(d->own_revs);
+    d->own_revs = NULL;
+}
+
+static void s_announce_all(daemon_t *d)
+{
+    for (size_t i = 0; i < d->n_links; i++)
+        if (link_is_up(d->links[i]))
+            link_send_key_update(d->links[i]);
+}
+
+int keys_reload(daemon_t *d, char *err, size_t errlen)
+{
+    s_load_own_revs(d);
+    if (!d->pending) {
+        err[0] = '\0';
+        d->pending = s_load_next(d, err, errlen);
+        if (!d->pending && err[0])
+            return -1;
+        if (d->pending) {
+            d->pending_deadline_ms = mono_ms() + (uint64_t)d->cfg.rotation_ack_ms;
+            log_info("KEYS-ROTATING", "announcing certificate serial %llu to partners",
+                     (unsigned long long)d->pending->cert.serial);
+        }
+    }
+    s_announce_all(d);
+    return 0;
+}
+
+/* Every connected partner holds the pending certificate. */
+static int s_all_acked(const daemon_t *d)
+{
+    for (size_t i = 0; i < d->n_links; i++)
+        if (link_is_up(d->links[i]) &&
+            link_partner(d->links[i])->acked_serial < d->pending->cert.serial)
+            return 0;
+    return 1;
+}
+
+/* DIR/keys -> DIR/retired/<serial>/keys, DIR/next/keys -> DIR/keys. A
+ * crash between the two renames is finished by keys_start. */
+static int s_install_on_disk(daemon_t *d, uint64_t old_serial)
+{
+    char keys[PATH_MAX_MOUX + 16], next[PATH_MAX_MOUX + 16], nextdir[PATH_MAX_MOUX + 16];
+    char retired[PATH_MAX_MOUX + 64], old[PATH_MAX_MOUX + 80];
+    s_path(d, "keys", keys, sizeof keys);
+    s_path(d, "next", nextdir, sizeof nextdir);
+    s_path(d, "next/keys", next, sizeof next);
+    s_path(d, "retired", retired, sizeof retired);
+    snprintf(old, sizeof old, "%s/%llu", retired, (unsigned long long)old_serial);
+    if ((mkdir(retired, 0700) != 0 && errno != EEXIST) || (mkdir(old, 0700) != 0 && errno != EEXIST))
+        return -1;
+    strncat(old, "/keys", sizeof old - strlen(old) - 1);
+    if (rename(keys, old) != 0 || rename(next, keys) != 0)
+        return -1;
+    rmdir(nextdir);
+    /* Our revocation list stays with the current keys. */
+    char from[PATH_MAX_MOUX + 128], to[PATH_MAX_MOUX + 64], err[256];
+    snprintf(from, sizeof from, "%s/revocations.list", old);
+    s_path(d, "keys/revocations.list", to, sizeof to);
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    if (access(to, F_OK) != 0 && revlist_load(from, &raw, &len, err, sizeof err) == 0)
+        revlist_save(to, raw, len, err, sizeof err);
+    free(raw);
+    return 0;
+}
+
+/* Deletes the secret halves of a retired key set; public keys and the
+ * certificate stay so what they signed stays verifiable. */
+static void s_wipe_secrets(const daemon_t *d, uint64_t serial)
+{
+    static const char *names[] = {"sign.sec", "enc.sec", "curve.sec"};
+    char path[PATH_MAX_MOUX + 96];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/retired/%llu/keys/%s", d->cfg.dir,
+                 (unsigned long long)serial, names[i]);
+        unlink(path);
+    }
+}
+
+static void s_install(daemon_t *d)
+{
+    identity_t *old = d->id;
+    if (s_install_on_disk(d, old->cert.serial) != 0) {
+        log_error("KEYS-INSTALL", "cannot install the rotated keys: %s; still using serial %llu",
+                  strerror(errno), (unsigned long long)old->cert.serial);
+        identity_destroy(&d->pending);
+        return;
+    }
+    if (d->prev) {
+        s_wipe_secrets(d, d->prev->cert.serial);
+        identity_destroy(&d->prev);
+    }
+    store_own_key_put(d->store, &d->pending->cert, d->pending->cert_raw, d->pending->cert_len);
+    store_own_key_retire(d->store, old->cert.serial, now_ms());
+    d->prev = old;
+    d->prev_until_ms = now_ms() + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
+    d->id = d->pending;
+    d->keys = d->id->keys;
+    d->pending = NULL;
+    log_info("KEYS-ROTATED", "now using certificate serial %llu; serial %llu stays valid for "
+             "partners that have not caught up until the overlap ends",
+             (unsigned long long)d->id->cert.serial, (unsigned long long)old->cert.serial);
+    if (daemon_router_restart(d) != 0)
+        log_error("KEYS-INSTALL", "cannot reopen the ROUTER with the new transport key");
+    daemon_reload(d);
+}
+
+void keys_tick(daemon_t *d)
+{
+    if (d->pending && (s_all_acked(d) || mono_ms() >= d->pending_deadline_ms))
+        s_install(d);
+    if (d->prev && now_ms() >= d->prev_until_ms) {
+        log_info("KEYS-OVERLAP-END", "certificate serial %llu is retired; its secret keys are "
+                 "deleted", (unsigned long long)d->prev->cert.serial);
+        s_wipe_secrets(d, d->prev->cert.serial);
+        identity_destroy(&d->prev);
+        daemon_reload(d);
+    }
+}
+
+/* ---- a partner's KeyUpdate ---- */
+
+/* Re-serialises a root-signed message for verification: its body bytes are
+ * kept exactly, which is all the signature covers. */
+static uint8_t *s_pack_revs(const Moux__RevocationList *l, size_t *len)
+{
+    *len = moux__revocation_list__get_packed_size(l);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    if (buf)
+        moux__revocation_list__pack(l, buf);
+    return buf;
+}
+
+static uint8_t *s_pack_cert(const Moux__NodeCert *c, size_t *len)
+{
+    *len = moux__node_cert__get_packed_size(c);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    if (buf)
+        moux__node_cert__pack(c, buf);
+    return buf;
+}
+
+/* 1 if the partner's latest revocation list (as stored) covers this
+ * certificate serial or signing key. */
+static int s_revoked(daemon_t *d, const partner_t *p, uint64_t serial, const unsigned char *sign_pk)
+{
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    revlist_t l;
+    const char *why = NULL;
+    unsigned char kid[KEYID_BYTES];
+    int covered = 0;
+    keyid_of(sign_pk, 32, kid);
+    if (store_partner_rev_list(d->store, p->pid, &raw, &len) == 0 && raw &&
+        revlist_verify(raw, len, p->root_pk, &l, &why) == 0) {
+        covered = revlist_covers(&l, serial, kid);
+        revlist_free(&l);
+    }
+    free(raw);
+    return covered;
+}
+
+/* A partner's revocation list: NULL, or the reason it was refused. *number
+ * is the list number we hold afterwards. */
+static const char *s_take_revs(daemon_t *d, link_t *link, const Moux__RevocationList *msg,
+                               uint64_t *number)
+{
+    const partner_t *p = link_partner(link);
+    size_t len = 0;
+    uint8_t *raw = s_pack_revs(msg, &len);
+    revlist_t l;
+    const char *why = NULL;
+    if (!raw || revlist_verify(raw, len, p->root_pk, &l, &why) != 0) {
+        free(raw);
+        return why ? why : "malformed-revocation-list";
+    }
+    if (strcmp(l.agency, p->agency) != 0)
+        why = "revocation-list-agency-mismatch";
+    else if (l.number < p->rev_number)
+        why = "revocation-list-older"; /* a replay of an older list over a newer one */
+    else if (l.number > p->rev_number) {
+        if (store_partner_revocations(d->store, p->pid, &l, raw, len) != 0 ||
+            link_refresh(link) != 0)
+            why = REASON_STORE_FAILED;
+        else {
+            *number = l.number;
+            log_warn("REVOCATION-RECEIVED", "partner %s: revocation list %llu: %zu serial(s), "
+                     "%zu key(s) revoked; connections are re-admitted through ZAP", p->agency,
+                     (unsigned long long)l.number, l.n_serials, l.n_key_ids);
+            store_event(d->store, "revocation-received", p->agency, NULL, NULL, NULL);
+            d->want_router_restart = 1;
+            link_set_rebuild(link);
+        }
+    }
+    revlist_free(&l);
+    free(raw);
+    return why;
+}
+
+/* A partner's certificate: NULL, or the reason it was refused. *serial is
+ * the serial we hold afterwards. */
+static const char *s_take_cert(daemon_t *d, link_t *link, const Moux__NodeCert *msg,
+                               uint64_t *serial)
+{
+    const partner_t *p = link_partner(link);
+    size_t len = 0;
+    uint8_t *raw = s_pack_cert(msg, &len);
+    cert_t c;
+    const char *why = NULL;
+    if (!raw || cert_verify(raw, len, p->root_pk, &c, &why) != 0)
+        why = why ? why : "malformed-certificate";
+    else if (strcmp(c.agency, p->agency) != 0)
+        why = "certificate-agency-mismatch";
+    else if (cert_check_time(&c, now_ms(), &why) != 0)
+        ;
+    else if (s_revoked(d, p, c.serial, c.sign_pk))
+        why = "revoked-certificate";
+    else if (c.serial > p->cert_serial) {
+        uint64_t overlap = (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
+        if (store_partner_key_add(d->store, p->pid, &c, raw, len, overlap) != 0)
+            why = REASON_STORE_FAILED;
+        else {
+            *serial = c.serial;
+            log_info("PARTNER-ROTATED", "partner %s: certificate serial %llu accepted; serial "
+                     "%llu stays valid during the overlap", p->agency,
+                     (unsigned long long)c.serial, (unsigned long long)p->cert_serial);
+            store_event(d->store, "partner-key-rotated", p->agency, NULL, NULL, NULL);
+            link_set_rebuild(link); /* new transport and encryption keys */
+        }
+    }
+    free(raw);
+    return why;
+}
+
+void keys_on_update(daemon_t *d, link_t *link, const Moux__KeyUpdate *ku, Moux__KeyUpdateAck *ack)
+{
+    const partner_t *p = link_partner(link);
+    const char *why = NULL;
+    uint64_t serial = p->cert_serial, number = p->rev_number;
+    /* The list first: a certificate it revokes must not get in. */
+    if (ku->revocations)
+        why = s_take_revs(d, link, ku->revocations, &number);
+    if (!why && ku->cert)
+        why = s_take_cert(d, link, ku->cert, &serial);
+    if (why) {
+        log_warn("KEYS-REFUSED", "partner %s: key update refused: %s", p->agency, why);
+        store_event(d->store, "key-update-refused", p->agency, NULL, why, NULL);
+        ack->refused = (char *)why;
+    }
+    ack->serial = serial;
+    ack->revocation_number = number;
+}

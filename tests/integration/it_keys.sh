@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Keys under traffic: indicators flow continuously from vn.ais to us.cisa
+# while vn.ais rotates its keys; every one arrives exactly once and none is
+# refused. The root key is offline all along (the nodes never need it).
+# Then vn.ais revokes its old key: us.cisa refuses a batch signed by it
+# (injected by this test) and a connection made with it, and says why.
+source "$(dirname "$0")/lib.sh"
+HOSTILE=$MOUX_BIN/mouxhostile
+A=$WORK/vn.ais B=$WORK/us.cisa
+
+"$CLUSTER" up "$WORK" vn.ais us.cisa >/dev/null
+
+# The agency root goes offline: the running nodes must not need it.
+mv "$WORK/vn.ais.root" "$WORK/offline-vn.ais.root"
+
+# Continuous traffic: N items in chunks, bounded in count and time.
+N=3000 CHUNK=100
+publisher() {
+    local i c
+    for c in $(seq 0 $((N / CHUNK - 1))); do
+        for i in $(seq 1 $CHUNK); do printf 'domain-name,h%d.rotation.example\n' $((c * CHUNK + i)); done \
+            > "$WORK/chunk.csv"
+        "$MOUX" publish -d "$A" --file "$WORK/chunk.csv" >/dev/null 2>&1 || return 1
+        sleep 0.05
+    done
+}
+publisher & pub=$!
+
+# Rotate in the middle of it (the root key is brought out for this only).
+rotated_stored() { [ "$(count_where "$B" '.from=="vn.ais"')" -ge 500 ]; }
+wait_for 30 "traffic under way" rotated_stored
+mv "$WORK/offline-vn.ais.root" "$WORK/vn.ais.root"
+"$MOUX" keys rotate -d "$A" --root "$WORK/vn.ais.root" >/dev/null
+mv "$WORK/vn.ais.root" "$WORK/offline-vn.ais.root"
+installed() { grep -q "KEYS-ROTATED" "$A/mouxd.log"; }
+wait_for 30 "rotation installed" installed
+wait $pub || fail "publishing failed during the rotation"
+
+all_there() { [ "$(count_where "$B" '.from=="vn.ais"')" = $N ]; }
+wait_for 60 "all $N items at us.cisa" all_there
+dupes=$(sqlite3 "$B/store.db" "select count(*) - count(distinct value) from indicator")
+refused=$(sqlite3 "$B/store.db" "select count(*) from event where kind in ('batch-refused','item-refused')")
+[ "$dupes" = 0 ] || fail "$dupes duplicates at us.cisa"
+[ "$refused" = 0 ] || fail "$refused refusals at us.cisa during the rotation"
+[ "$("$MOUX" keys show -d "$A" --json | jq '.certificate.serial')" = 2 ] || fail "vn.ais is not on serial 2"
+[ "$(sqlite3 "$B/store.db" "select count(*) from partner_key where serial in (1,2)")" = 2 ] \
+    || fail "us.cisa does not keep both of vn.ais's keys"
+note "rotation: $N items, each once, none refused; us.cisa keeps serial 1 with its retirement time"
+
+# A node restarts without its root key at hand.
+"$CLUSTER" stop "$WORK" vn.ais
+"$CLUSTER" start "$WORK" vn.ais
+note "vn.ais restarted with its root key offline"
+
+# Emergency revocation of the old key.
+mv "$WORK/offline-vn.ais.root" "$WORK/vn.ais.root"
+"$MOUX" keys revoke -d "$A" --root "$WORK/vn.ais.root" --serial 1 >/dev/null
+revoked() { [ "$(sqlite3 "$B/store.db" "select revoked_ms > 0 from partner_key where serial = 1")" = 1 ]; }
+wait_for 10 "us.cisa holds the revocation" revoked
+grep -q "REVOCATION-RECEIVED: partner vn.ais" "$B/mouxd.log" || fail "revocation not logged at us.cisa"
+
+# A batch signed with the revoked key, over a transport key that is still
+# good: refused, with the reason in the receipt, the log and the events.
+mkdir -p "$WORK/forger/keys"
+cp "$A/moux.conf" "$WORK/forger/"
+cp "$A"/retired/1/keys/{sign,enc}.{pub,sec} "$WORK/forger/keys/"
+cp "$A"/keys/curve.{pub,sec} "$WORK/forger/keys/"
+out=$("$HOSTILE" --as "$WORK/forger" --to "$B" --seq 900000 --value 198.51.100.99 valid)
+jq -e '.receipt == true and .status == "refused" and .reason == "revoked-key"' <<<"$out" >/dev/null \
+    || fail "batch signed with the revoked key not refused as revoked-key: $out"
+[ "$(count_where "$B" '.value=="198.51.100.99"')" = 0 ] || fail "revoked key's item stored"
+[ "$(sqlite3 "$B/store.db" "select count(*) from event where reason='revoked-key'")" -ge 1 ] \
+    || fail "refusal not recorded"
+
+# The whole old key set, transport key included: ZAP refuses the connection.
+mkdir -p "$WORK/old/keys"
+cp "$A/moux.conf" "$WORK/old/"
+cp "$A"/retired/1/keys/*.{pub,sec} "$WORK/old/keys/"
+out=$("$HOSTILE" --as "$WORK/old" --to "$B" --seq 900001 valid)
+jq -e '.receipt == false' <<<"$out" >/dev/null || fail "revoked transport key got an answer: $out"
+grep -q "ZAP-DENIED" "$B/mouxd.log" || fail "ZAP did not refuse the revoked transport key"
+
+# Traffic with the current key still flows.
+"$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.250 >/dev/null
+after() { [ "$(count_where "$B" '.value=="203.0.113.250"')" = 1 ]; }
+wait_for 10 "traffic after the revocation" after
+note "revocation: old key refused (batch and connection), current key flows"
