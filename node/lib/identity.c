@@ -115,8 +115,8 @@ static int s_install_root(const char *path, const rootkey_t *root, char *err, si
 }
 
 int identity_certify(const char *base, const config_t *cfg, const nodekeys_t *keys,
-                     const rootkey_t *root, unsigned days, uint64_t serial, cert_t *out,
-                     char *err, size_t errlen)
+                     const rootkey_t *root, uint64_t not_after_ms, uint64_t serial,
+                     cert_t *out, char *err, size_t errlen)
 {
     char path[PATH_MAX_MOUX + 64];
     s_path(path, sizeof path, base, "root.pub");
@@ -135,7 +135,7 @@ int identity_certify(const char *base, const config_t *cfg, const nodekeys_t *ke
     c.serial = serial;
     uint64_t now = now_ms();
     c.not_before_ms = now - 5 * 60 * 1000; /* tolerate partners' clocks a little behind */
-    c.not_after_ms = now + (uint64_t)days * 86400000u;
+    c.not_after_ms = not_after_ms;
     memcpy(c.root_key_id, root->key_id, KEYID_BYTES);
     uint8_t *raw = NULL;
     size_t len = 0;

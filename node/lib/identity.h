@@ -27,11 +27,11 @@ identity_t *identity_load(const char *base, const config_t *cfg, char *err, size
 void identity_destroy(identity_t **self_p);
 
 /* Issues a certificate for keys (saved under BASE/keys/) signed by root,
- * valid from 5 minutes ago for days days, with serial (0: one more than the
- * certificate already there, or 1), and installs node.cert and root.pub
+ * valid from 5 minutes ago until not_after_ms, with serial (0: one more than
+ * the certificate already there, or 1), and installs node.cert and root.pub
  * there. A root.pub already there must hold the same key. */
 int identity_certify(const char *base, const config_t *cfg, const nodekeys_t *keys,
-                     const rootkey_t *root, unsigned days, uint64_t serial, cert_t *out,
-                     char *err, size_t errlen);
+                     const rootkey_t *root, uint64_t not_after_ms, uint64_t serial,
+                     cert_t *out, char *err, size_t errlen);
 
 #endif

@@ -509,6 +509,20 @@ int store_own_key_put(store_t *self, const cert_t *c, const uint8_t *cert, size_
     return rc;
 }
 
+int store_own_key_first_serial(store_t *self, const unsigned char sign_pk[32], uint64_t *serial)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, "SELECT min(serial) FROM own_key WHERE sign_pk = ?1", -1,
+                           &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_blob(st, 1, sign_pk, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? 0 : -1;
+    if (rc == 0)
+        *serial = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int store_own_key_retire(store_t *self, uint64_t serial, uint64_t when_ms)
 {
     return s_exec_u64(self, "UPDATE own_key SET retired_ms=?2 WHERE serial=?1 AND retired_ms=0",

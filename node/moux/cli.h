@@ -34,15 +34,23 @@ int cli_config(const char *dir, config_t *cfg);
 /* Sends a control request; prints errors; the reply is owned by the caller. */
 json_t *cli_call(const char *dir, json_t *req, int timeout_ms);
 
-/* "--days N": 1-366. 0, or 1 after saying why. */
-int cli_days(const char *text, unsigned *days);
+/* "--days N" (1-366) or "--until TIME" (a minute to 366 days from now)
+ * into the end of a certificate's validity. 0, or 1 after saying why. */
+int cli_days(const char *text, uint64_t *not_after_ms);
+int cli_until(const char *text, uint64_t *not_after_ms);
+/* The default end of validity: CERT_DEFAULT_DAYS from now. */
+uint64_t cli_default_not_after(void);
 /* Opens the agency root key (asking for its passphrase, from pass_file or
  * the terminal, unless it is stored unsealed). Caller owns the result. */
 rootkey_t *cli_open_root(const char *root_file, const char *pass_file);
 /* Certifies keys under BASE/keys/ with the root key in root_file and prints
  * what it issued (serial 0: the next one). 0, or 1 after saying why. */
+/* Asks a running node to take up new keys, certificates or revocations
+ * (control "keys-reload") and prints now_msg; if the node is not running,
+ * prints later_msg. 0, or 1 after saying why. */
+int cli_tell_node(const char *dir, const char *now_msg, const char *later_msg);
 int cli_certify(const char *base, const config_t *cfg, const nodekeys_t *keys,
-                const char *root_file, const char *pass_file, unsigned days, uint64_t serial,
-                cert_t *out);
+                const char *root_file, const char *pass_file, uint64_t not_after_ms,
+                uint64_t serial, cert_t *out);
 
 #endif

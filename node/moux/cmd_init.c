@@ -77,7 +77,7 @@ int cmd_init(int argc, char **argv)
                                          {0, 0, 0, 0}};
     const char *dir_opt = NULL, *agency = NULL, *listen = NULL, *endpoint = NULL;
     const char *root_file = NULL, *pass_file = NULL;
-    unsigned days = CERT_DEFAULT_DAYS;
+    uint64_t not_after = cli_default_not_after();
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
@@ -89,7 +89,7 @@ int cmd_init(int argc, char **argv)
         case 'r': root_file = optarg; break;
         case 'p': pass_file = optarg; break;
         case 'D':
-            if (cli_days(optarg, &days) != 0)
+            if (cli_days(optarg, &not_after) != 0)
                 return 1;
             break;
         default: return cli_fail("usage: moux init -d DIR --agency ID --listen tcp://HOST:PORT "
@@ -138,7 +138,7 @@ int cmd_init(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    rc = cli_certify(dir, &cfg, keys, root_file, pass_file, days, 0, NULL);
+    rc = cli_certify(dir, &cfg, keys, root_file, pass_file, not_after, 0, NULL);
     if (rc == 0)
         printf("next: moux bundle -d %s > %s.bundle, give it to each partner, and read them the "
                "root fingerprint\n", dir, cfg.agency);

@@ -30,7 +30,7 @@ static const char *s_use_pub = "usage: moux keys root-pub FILE [--json]";
 static const char *s_use_passwd = "usage: moux keys passwd FILE [--passphrase-file OLD] "
                                   "[--new-passphrase-file NEW | --no-passphrase]";
 static const char *s_use_certify = "usage: moux keys certify -d DIR --root FILE "
-                                   "[--passphrase-file F] [--days N] [--serial N]";
+                                   "[--passphrase-file F] [--days N | --until TIME] [--serial N]";
 static const char *s_use_revoke =
     "usage: moux keys revoke --root FILE [--passphrase-file F] (--serial N | --key KEYID_HEX)... "
     "[--list FILE] [-d DIR] [--agency ID]";
@@ -290,10 +290,11 @@ static int s_certify(int argc, char **argv)
                                          {"root", required_argument, 0, 'r'},
                                          {"passphrase-file", required_argument, 0, 'p'},
                                          {"days", required_argument, 0, 'D'},
+                                         {"until", required_argument, 0, 'U'},
                                          {"serial", required_argument, 0, 's'},
                                          {0, 0, 0, 0}};
     const char *dir_opt = NULL, *root_file = NULL, *pass_file = NULL;
-    unsigned days = CERT_DEFAULT_DAYS;
+    uint64_t not_after = cli_default_not_after();
     uint64_t serial = 0;
     int c;
     optind = 2;
@@ -303,7 +304,11 @@ static int s_certify(int argc, char **argv)
         case 'r': root_file = optarg; break;
         case 'p': pass_file = optarg; break;
         case 'D':
-            if (cli_days(optarg, &days) != 0)
+            if (cli_days(optarg, &not_after) != 0)
+                return 2;
+            break;
+        case 'U':
+            if (cli_until(optarg, &not_after) != 0)
                 return 2;
             break;
         case 's':
@@ -341,10 +346,11 @@ static int s_certify(int argc, char **argv)
     if (s_check_root_pub(dir, pk) != 0 || (!serial && s_next_serial(dir, pk, &serial) != 0))
         goto out;
     cert_t cert;
-    if (cli_certify(dir, &cfg, keys, root_file, pass_file, days, serial, &cert) != 0)
+    if (cli_certify(dir, &cfg, keys, root_file, pass_file, not_after, serial, &cert) != 0)
         goto out;
     s_cert_report(dir, keys);
-    rc = 0;
+    rc = cli_tell_node(dir, "it announces the renewed certificate to its partners",
+                       "it announces the certificate when it starts");
 out:
     nodekeys_destroy(&keys);
     return rc;
@@ -487,32 +493,10 @@ static void s_list_report(const char *path, const revlist_t *l)
 /* Tells a running node to reload its keys and revocation list. */
 static int s_push(const char *dir, uint64_t number)
 {
-    if (!ctl_running(dir)) {
-        printf("the node in %s is not running; it will use list %" PRIu64 " when it starts\n",
-               dir, number);
-        return 0;
-    }
-    char err[512];
-    json_t *req = json_pack("{s:s}", "cmd", "keys-reload");
-    /* ctl_call, not cli_call: an older node's "unknown command" is not a failure. */
-    json_t *reply = req ? ctl_call(dir, req, CTL_TIMEOUT_MS, err, sizeof err) : NULL;
-    json_decref(req);
-    if (!reply)
-        return cli_fail("list %" PRIu64 " saved, but the running node was not told: %s",
-                        number, req ? err : "out of memory");
-    const char *error = json_string_value(json_object_get(reply, "error"));
-    int rc = 0;
-    if (json_is_true(json_object_get(reply, "ok")))
-        printf("the running node reloaded its keys; partners get list %" PRIu64 " now\n",
-               number);
-    else if (error && strncmp(error, "unknown command", 15) == 0)
-        printf("the running node cannot reload keys; list %" PRIu64 " will be pushed to "
-               "partners on its next start\n", number);
-    else
-        rc = cli_fail("list %" PRIu64 " saved, but the running node refused to reload: %s",
-                      number, error ? error : "no reason given");
-    json_decref(reply);
-    return rc;
+    char now[128], later[128];
+    snprintf(now, sizeof now, "partners get revocation list %" PRIu64 " now", number);
+    snprintf(later, sizeof later, "it announces list %" PRIu64 " when it starts", number);
+    return cli_tell_node(dir, now, later);
 }
 
 /* Signs l and writes it to path atomically. */

@@ -1,7 +1,6 @@
 /* moux keys rotate: a new node key set, certified by the agency root, left
  * in DIR/next for the node to announce and install (see keyupdate.c). */
 #include "cli.h"
-#include "ctlclient.h"
 #include "util.h"
 
 #include <errno.h>
@@ -13,19 +12,12 @@
 
 static int s_announce(const char *dir, uint64_t serial)
 {
-    if (!ctl_running(dir)) {
-        printf("the node is not running: it announces serial %llu to its partners when it "
-               "starts, and installs it once they hold it\n", (unsigned long long)serial);
-        return 0;
-    }
-    json_t *req = json_pack("{s:s}", "cmd", "keys-reload"), *reply = cli_call(dir, req, 10000);
-    json_decref(req);
-    if (!reply)
-        return 1;
-    json_decref(reply);
-    printf("the running node is announcing serial %llu to its partners; it switches to the new "
-           "keys once they hold it (moux keys show -d %s)\n", (unsigned long long)serial, dir);
-    return 0;
+    char now[160], later[160];
+    snprintf(now, sizeof now, "it announces serial %llu and switches to the new keys once "
+             "partners hold it", (unsigned long long)serial);
+    snprintf(later, sizeof later, "it announces serial %llu when it starts",
+             (unsigned long long)serial);
+    return cli_tell_node(dir, now, later);
 }
 
 int cmd_keys_rotate(int argc, char **argv)
@@ -38,7 +30,7 @@ int cmd_keys_rotate(int argc, char **argv)
     static const char *usage =
         "usage: moux keys rotate -d DIR --root ROOTKEY [--passphrase-file F] [--days N]";
     const char *dir_opt = NULL, *root_file = NULL, *pass_file = NULL;
-    unsigned days = CERT_DEFAULT_DAYS;
+    uint64_t not_after = cli_default_not_after();
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
@@ -47,7 +39,7 @@ int cmd_keys_rotate(int argc, char **argv)
         case 'r': root_file = optarg; break;
         case 'p': pass_file = optarg; break;
         case 'D':
-            if (cli_days(optarg, &days) != 0)
+            if (cli_days(optarg, &not_after) != 0)
                 return 1;
             break;
         default: return cli_fail("%s", usage);
@@ -86,7 +78,7 @@ int cmd_keys_rotate(int argc, char **argv)
         cli_fail("%s", keys ? err : "out of secure memory");
         goto out;
     }
-    if (cli_certify(next, &cfg, keys, root_file, pass_file, days, serial, NULL) != 0)
+    if (cli_certify(next, &cfg, keys, root_file, pass_file, not_after, serial, NULL) != 0)
         goto out;
     rc = s_announce(dir, serial);
 out:

@@ -21,6 +21,7 @@ typedef struct {
     identity_t *pending;      /* announced to partners, not yet installed */
     uint64_t pending_deadline_ms;
     nodekeys_t *keys;         /* id->keys */
+    uint64_t keys_since_serial; /* first serial that certified id->keys */
     uint8_t *own_revs;        /* our agency's latest revocation list, if any */
     size_t own_revs_len;
     store_t *store;

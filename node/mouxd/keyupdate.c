@@ -131,8 +131,11 @@ int keys_start(daemon_t *d, char *err, size_t errlen)
     if (cert_check_time(&d->id->cert, now_ms(), &why) != 0)
         log_error("CERT-INVALID", "our certificate (serial %llu): %s; nothing will be sent until "
                   "it is renewed (moux keys certify)", (unsigned long long)d->id->cert.serial, why);
-    if (store_own_key_put(d->store, &d->id->cert, d->id->cert_raw, d->id->cert_len) != 0)
+    if (store_own_key_put(d->store, &d->id->cert, d->id->cert_raw, d->id->cert_len) != 0 ||
+        store_own_key_first_serial(d->store, d->keys->sign_pk, &d->keys_since_serial) != 0) {
         log_warn("STORE-FAILED", "cannot record our key: %s", store_errmsg(d->store));
+        d->keys_since_serial = d->id->cert.serial;
+    }
     s_load_own_revs(d);
     s_load_prev(d);
     char nerr[512] = "";
@@ -161,9 +164,31 @@ static void s_announce_all(daemon_t *d)
             link_send_key_update(d->links[i]);
 }
 
+/* moux keys certify renewed our certificate (same keys, higher serial):
+ * take it and announce it. */
+static void s_take_renewal(daemon_t *d)
+{
+    char err[512];
+    identity_t *fresh = identity_load(d->cfg.dir, &d->cfg, err, sizeof err);
+    if (!fresh || fresh->cert.serial <= d->id->cert.serial ||
+        memcmp(fresh->cert.sign_pk, d->id->cert.sign_pk, 32) != 0) {
+        identity_destroy(&fresh);
+        return;
+    }
+    store_own_key_put(d->store, &fresh->cert, fresh->cert_raw, fresh->cert_len);
+    log_info("CERT-RENEWED", "certificate serial %llu replaces serial %llu",
+             (unsigned long long)fresh->cert.serial, (unsigned long long)d->id->cert.serial);
+    identity_t *old = d->id;
+    d->id = fresh;
+    d->keys = fresh->keys;
+    daemon_reload(d); /* links point at the identity: rebuild before freeing it */
+    identity_destroy(&old);
+}
+
 int keys_reload(daemon_t *d, char *err, size_t errlen)
 {
     s_load_own_revs(d);
+    s_take_renewal(d);
     if (!d->pending) {
         err[0] = '\0';
         d->pending = s_load_next(d, err, errlen);
@@ -250,6 +275,7 @@ static void s_install(daemon_t *d)
     d->prev_until_ms = now_ms() + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
     d->id = d->pending;
     d->keys = d->id->keys;
+    d->keys_since_serial = d->id->cert.serial;
     d->pending = NULL;
     log_info("KEYS-ROTATED", "now using certificate serial %llu; serial %llu stays valid for "
              "partners that have not caught up until the overlap ends",

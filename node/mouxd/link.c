@@ -97,10 +97,14 @@ const char *link_key_check(const link_t *self, const unsigned char id[KEYID_BYTE
 
 int link_admits_curve(const link_t *self, const unsigned char curve_pk[32], uint64_t now)
 {
-    for (size_t i = 0; i < self->n_pkeys; i++)
+    /* An expired certificate still connects: its node must be able to hand
+     * us its renewed one. Batches signed under it are refused all the same. */
+    for (size_t i = 0; i < self->n_pkeys; i++) {
+        const char *why = s_key_unusable(&self->pkeys[i], now);
         if (sodium_memcmp(self->pkeys[i].curve_pk, curve_pk, 32) == 0 &&
-            !s_key_unusable(&self->pkeys[i], now))
+            (!why || strcmp(why, REASON_CERT_EXPIRED) == 0))
             return 1;
+    }
     return 0;
 }
 
@@ -185,7 +189,7 @@ link_t *link_new(daemon_t *d, const partner_t *p)
     self->backoff_ms = (uint64_t)d->cfg.retry_initial_ms;
     /* Until the partner has acknowledged our current certificate it only
      * knows the previous one: keep speaking with that during the overlap. */
-    self->own = d->prev && p->acked_serial < d->id->cert.serial ? d->prev : d->id;
+    self->own = d->prev && p->acked_serial < d->keys_since_serial ? d->prev : d->id;
     if (link_refresh(self) != 0) {
         log_error("LINK-KEYS", "partner %s: cannot read its keys: %s", p->agency,
                   store_errmsg(d->store));
@@ -203,6 +207,8 @@ link_t *link_new(daemon_t *d, const partner_t *p)
     }
     const partner_key_t *cur = s_current_key(self);
     const char *why = cur ? s_key_unusable(cur, now_ms()) : REASON_UNKNOWN_SENDER_KEY;
+    if (why && strcmp(why, REASON_CERT_EXPIRED) == 0)
+        why = NULL; /* connect: it can renew its certificate over the link */
     if (why) { /* stay without a connection until a usable certificate comes */
         snprintf(self->last_error, sizeof self->last_error,
                  "partner's current key (serial %llu) is unusable: %s",
@@ -535,7 +541,7 @@ static void s_on_key_ack(link_t *self, const Moux__KeyUpdateAck *ack)
     log_info("KEYS-ACKED", "partner %s holds our certificate serial %llu", self->p.agency,
              (unsigned long long)ack->serial);
     /* It knows our newer identity now: speak with it. */
-    if (self->own != self->d->id && ack->serial >= self->d->id->cert.serial)
+    if (self->own != self->d->id && ack->serial >= self->d->keys_since_serial)
         self->rebuild = 1;
 }
 

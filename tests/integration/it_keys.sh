@@ -85,3 +85,21 @@ grep -q "ZAP-DENIED" "$B/mouxd.log" || fail "ZAP did not refuse the revoked tran
 after() { [ "$(count_where "$B" '.value=="203.0.113.250"')" = 1 ]; }
 wait_for 10 "traffic after the revocation" after
 note "revocation: old key refused (batch and connection), current key flows"
+
+# A certificate that ends: the node stops sending and says why; renewed, it
+# resumes (the partner admits the expired key's connection, so the renewal
+# can reach it over the link, but takes no batch signed under it).
+until=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ)
+"$MOUX" keys certify -d "$A" --root "$WORK/vn.ais.root" --until "$until" >/dev/null
+expired() { "$MOUX" status -d "$A" --json | jq -e '.warnings | map(test("expired")) | any'; }
+wait_for 15 "vn.ais's certificate to expire" expired
+"$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.251 >/dev/null
+held() { "$MOUX" status -d "$A" --json |
+    jq -e '.partners[0].outbox == 1 and (.partners[0].last_error | test("not sending: our certificate"))'; }
+wait_for 10 "vn.ais to hold the item back, saying why" held
+[ "$(count_where "$B" '.value=="203.0.113.251"')" = 0 ] || fail "sent with an expired certificate"
+grep -q "CERT-INVALID" "$A/mouxd.log" || fail "the refusal to send is not logged"
+"$MOUX" keys certify -d "$A" --root "$WORK/vn.ais.root" >/dev/null
+resumed() { [ "$(count_where "$B" '.value=="203.0.113.251"')" = 1 ]; }
+wait_for 15 "delivery after the renewal" resumed
+note "expiry: nothing sent under an expired certificate; renewed, delivery resumed"
