@@ -138,7 +138,9 @@ static int s_bin_len(const ProtobufCBinaryData *b, size_t want)
 
 int envelope_header(const Moux__Envelope *env, Moux__BatchHeader **hdr, const char **reason)
 {
-    Moux__BatchHeader *h = moux__batch_header__unpack(NULL, env->header.len, env->header.data);
+    /* A header is ~150 bytes; a large one is hostile before it is decoded. */
+    Moux__BatchHeader *h = env->header.len <= 1024
+        ? moux__batch_header__unpack(NULL, env->header.len, env->header.data) : NULL;
     if (!h) {
         *reason = REASON_MALFORMED_HEADER;
         return -1;

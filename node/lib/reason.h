@@ -28,5 +28,6 @@
 #define REASON_INVALID_ITEM "invalid-item"
 #define REASON_INVALID_VALUE "invalid-value"
 #define REASON_ID_CONFLICT "id-conflict"
+#define REASON_ORIGIN_MISMATCH "origin-mismatch"
 
 #endif

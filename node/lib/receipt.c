@@ -35,7 +35,7 @@ out:
 }
 
 int receipt_open(const Moux__SignedReceipt *sr, const unsigned char signer_pk[32],
-                 Moux__ReceiptBody **body, const char **why)
+                 ProtobufCAllocator *alloc, Moux__ReceiptBody **body, const char **why)
 {
     if (sr->signature.len != crypto_sign_BYTES || !sr->body.data) {
         *why = "malformed receipt";
@@ -46,11 +46,13 @@ int receipt_open(const Moux__SignedReceipt *sr, const unsigned char signer_pk[32
         *why = "receipt signature does not verify";
         return -1;
     }
-    Moux__ReceiptBody *b = moux__receipt_body__unpack(NULL, sr->body.len, sr->body.data);
+    Moux__ReceiptBody *b = moux__receipt_body__unpack(alloc, sr->body.len, sr->body.data);
     if (!b || b->version != PROTOCOL_VERSION || b->message_id.len != MSGID_BYTES ||
-        (b->batch_hash.len != 0 && b->batch_hash.len != BATCH_HASH_BYTES)) {
+        (b->batch_hash.len != 0 && b->batch_hash.len != BATCH_HASH_BYTES) ||
+        (b->status != MOUX__BATCH_STATUS__BATCH_OK &&
+         b->status != MOUX__BATCH_STATUS__BATCH_REFUSED)) {
         if (b)
-            moux__receipt_body__free_unpacked(b, NULL);
+            moux__receipt_body__free_unpacked(b, alloc);
         *why = "malformed receipt body";
         return -1;
     }

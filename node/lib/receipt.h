@@ -12,9 +12,11 @@
 /* Signs body into a serialised Frame; *frame owned by the caller (free). */
 int receipt_seal(const Moux__ReceiptBody *body, const unsigned char *sign_sk, uint8_t **frame,
                  size_t *len);
-/* Verifies the signature with signer_pk and unpacks the body (caller frees
- * with moux__receipt_body__free_unpacked). -1 and *why on failure. */
+/* Verifies the signature with signer_pk and unpacks the body with alloc
+ * (NULL: the default; a partner's receipt: a budget, pbbudget.h). The caller
+ * frees it with moux__receipt_body__free_unpacked and the same alloc.
+ * Only BATCH_OK and BATCH_REFUSED are statuses. -1 and *why on failure. */
 int receipt_open(const Moux__SignedReceipt *sr, const unsigned char signer_pk[32],
-                 Moux__ReceiptBody **body, const char **why);
+                 ProtobufCAllocator *alloc, Moux__ReceiptBody **body, const char **why);
 
 #endif

@@ -75,8 +75,7 @@ enum {
 static const char *s_sql[Q_COUNT] = {
     [Q_OUTBOX_PUT] = "INSERT INTO outbox(pid, rid, modified_ms) VALUES(?1, ?2, ?3)"
                      " ON CONFLICT(pid, rid) DO UPDATE SET modified_ms = excluded.modified_ms",
-    [Q_OUTBOX_DONE] = "DELETE FROM outbox WHERE pid = ?1 AND modified_ms = ?3 AND rid ="
-                      " (SELECT rid FROM indicator WHERE id = ?2)",
+    [Q_OUTBOX_DONE] = "DELETE FROM outbox WHERE pid = ?1 AND rid = ?2 AND modified_ms <= ?3",
     [Q_OUTBOX_FETCH] =
         "SELECT o.rid, i.id, i.type, i.value, i.pattern, i.tlp, i.confidence, i.created_ms,"
         " i.modified_ms, i.valid_from_ms, i.valid_until_ms, i.revoked, i.origin, i.hops"
@@ -255,10 +254,19 @@ static void s_copy_blob(sqlite3_stmt *st, int col, unsigned char out[32])
 static int s_key_insert(store_t *self, int64_t pid, const cert_t *c, const uint8_t *cert,
                         size_t len)
 {
+    /* A different certificate under a serial we hold (a reinstalled node,
+     * certified again from 1) replaces it; the same one changes nothing. */
     static const char *sql =
-        "INSERT OR IGNORE INTO partner_key(pid, serial, sign_key_id, sign_pk, enc_pk, curve_pk,"
-        " not_before_ms, not_after_ms, added_ms, cert) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+        "INSERT INTO partner_key(pid, serial, sign_key_id, sign_pk, enc_pk, curve_pk,"
+        " not_before_ms, not_after_ms, added_ms, cert) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+        " ON CONFLICT(pid, serial) DO UPDATE SET sign_key_id=excluded.sign_key_id,"
+        " sign_pk=excluded.sign_pk, enc_pk=excluded.enc_pk, curve_pk=excluded.curve_pk,"
+        " not_before_ms=excluded.not_before_ms, not_after_ms=excluded.not_after_ms,"
+        " added_ms=excluded.added_ms, cert=excluded.cert, retire_after_ms=0, revoked_ms=0"
+        " WHERE partner_key.cert <> excluded.cert";
     unsigned char kid[KEYID_BYTES];
+    if (!cert || !len)
+        return -1;
     keyid_of(c->sign_pk, 32, kid);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -294,6 +302,23 @@ static int s_keys_retire_others(store_t *self, int64_t pid, uint64_t keep, uint6
     return rc;
 }
 
+/* 1 if another partner holds a usable key with this transport key: ZAP
+ * would not know whom a connection with it comes from. */
+static int s_curve_taken(store_t *self, int64_t pid, const unsigned char curve_pk[32])
+{
+    static const char *sql = "SELECT 1 FROM partner_key WHERE curve_pk = ?1 AND pid <> ?2"
+                             " AND revoked_ms = 0 AND (retire_after_ms = 0 OR retire_after_ms > ?3)";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_blob(st, 1, curve_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, pid);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)now_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int64_t s_partner_pid(store_t *self, const char *agency)
 {
     sqlite3_stmt *st = NULL;
@@ -308,17 +333,6 @@ static int64_t s_partner_pid(store_t *self, const char *agency)
     return pid;
 }
 
-/* The certificate fields a partner row carries (for its key history). */
-static void s_partner_cert(const partner_t *p, cert_t *c)
-{
-    memset(c, 0, sizeof *c);
-    memcpy(c->sign_pk, p->sign_pk, 32);
-    memcpy(c->enc_pk, p->enc_pk, 32);
-    memcpy(c->curve_pk, p->curve_pk, 32);
-    c->serial = p->cert_serial;
-    c->not_after_ms = p->cert_not_after_ms;
-}
-
 int store_partner_upsert(store_t *self, const partner_t *p, const uint8_t *cert, size_t len)
 {
     static const char *sql =
@@ -331,12 +345,24 @@ int store_partner_upsert(store_t *self, const partner_t *p, const uint8_t *cert,
         " cert_serial=excluded.cert_serial, cert_not_after_ms=excluded.cert_not_after_ms,"
         " allow_types=excluded.allow_types, max_tlp=excluded.max_tlp,"
         " rx_high_seq = CASE WHEN partner.sign_pk = excluded.sign_pk"
-        " THEN partner.rx_high_seq ELSE 0 END";
+        " THEN partner.rx_high_seq ELSE 0 END,"
+        /* another root: its revocation numbering starts afresh */
+        " rev_number = CASE WHEN partner.root_pk = excluded.root_pk"
+        " THEN partner.rev_number ELSE 0 END,"
+        " rev_list = CASE WHEN partner.root_pk = excluded.root_pk"
+        " THEN partner.rev_list ELSE NULL END";
     cert_t c;
-    s_partner_cert(p, &c);
+    const char *why = NULL;
+    /* The history records the certificate itself, checked against the root. */
+    if (!cert || cert_verify(cert, len, p->root_pk, &c, &why) != 0 ||
+        memcmp(c.sign_pk, p->sign_pk, 32) != 0 || c.serial != p->cert_serial)
+        return -1;
     sqlite3_stmt *st = NULL;
     if (store_begin(self) != 0)
         return -1;
+    int64_t existing = s_partner_pid(self, p->agency);
+    if (s_curve_taken(self, existing, c.curve_pk) != 0)
+        goto fail;
     if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_bind_text(st, 1, p->agency, -1, SQLITE_STATIC);
@@ -363,14 +389,32 @@ fail:
     return -1;
 }
 
+static int s_partner_key_add(store_t *self, int64_t pid, const cert_t *c, const uint8_t *cert,
+                             size_t len, uint64_t overlap_ms);
+static int s_partner_revocations(store_t *self, int64_t pid, const revlist_t *l,
+                                 const uint8_t *raw, size_t len);
+
 int store_partner_key_add(store_t *self, int64_t pid, const cert_t *c, const uint8_t *cert,
                           size_t len, uint64_t overlap_ms)
+{
+    if (store_begin(self) != 0)
+        return -1;
+    int rc = s_partner_key_add(self, pid, c, cert, len, overlap_ms);
+    if (rc == 0 && store_commit(self) == 0)
+        return 0;
+    store_rollback(self);
+    return -1;
+}
+
+static int s_partner_key_add(store_t *self, int64_t pid, const cert_t *c, const uint8_t *cert,
+                             size_t len, uint64_t overlap_ms)
 {
     static const char *sql =
         "UPDATE partner SET sign_pk=?2, enc_pk=?3, curve_pk=?4, cert_serial=?5,"
         " cert_not_after_ms=?6, endpoint=?7 WHERE pid=?1";
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (s_curve_taken(self, pid, c->curve_pk) != 0 ||
+        sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(st, 1, pid);
     sqlite3_bind_blob(st, 2, c->sign_pk, 32, SQLITE_STATIC);
@@ -426,6 +470,18 @@ int store_partner_rev_list(store_t *self, int64_t pid, uint8_t **raw, size_t *le
 
 int store_partner_revocations(store_t *self, int64_t pid, const revlist_t *l,
                               const uint8_t *raw, size_t len)
+{
+    if (store_begin(self) != 0)
+        return -1;
+    int rc = s_partner_revocations(self, pid, l, raw, len);
+    if (rc == 0 && store_commit(self) == 0)
+        return 0;
+    store_rollback(self);
+    return -1;
+}
+
+static int s_partner_revocations(store_t *self, int64_t pid, const revlist_t *l,
+                                 const uint8_t *raw, size_t len)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(self->db, "UPDATE partner SET rev_number=?2, rev_list=?3 WHERE pid=?1",
@@ -768,13 +824,19 @@ int store_outbox_put(store_t *self, int64_t pid, int64_t rid, uint64_t modified_
     return s_step_done(st);
 }
 
-int store_outbox_done(store_t *self, int64_t pid, const char *ind_id, uint64_t modified_ms)
+int store_outbox_done(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms)
 {
     sqlite3_stmt *st = s_q(self, Q_OUTBOX_DONE);
     sqlite3_bind_int64(st, 1, pid);
-    sqlite3_bind_text(st, 2, ind_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, rid);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)modified_ms);
     return s_step_done(st);
+}
+
+int store_outbox_drop(store_t *self, int64_t pid, int64_t rid)
+{
+    return s_exec_u64(self, "DELETE FROM outbox WHERE pid = ?1 AND rid = ?2", (uint64_t)pid,
+                      (uint64_t)rid);
 }
 
 int store_outbox_count(store_t *self, int64_t pid, int64_t *n)

@@ -112,8 +112,11 @@ int store_put_received(store_t *self, int64_t pid, const char *from_agency,
 
 /* ---- outbox ---- */
 int store_outbox_put(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms);
-/* Removes the entry if it still holds that version (a newer one stays). */
-int store_outbox_done(store_t *self, int64_t pid, const char *ind_id, uint64_t modified_ms);
+/* The partner holds this version of the item: its entry leaves the outbox
+ * unless it now holds a newer version, which must still go. */
+int store_outbox_done(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms);
+/* The entry goes without being delivered (policy no longer allows it). */
+int store_outbox_drop(store_t *self, int64_t pid, int64_t rid);
 int store_outbox_count(store_t *self, int64_t pid, int64_t *n);
 
 typedef struct {

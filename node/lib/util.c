@@ -143,6 +143,14 @@ int str_copy(char *dst, size_t cap, const char *src)
     return 0;
 }
 
+void str_sanitize(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src && src[i] && i + 1 < cap; i++)
+        dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+    dst[i] = '\0';
+}
+
 void str_lower(char *s)
 {
     for (; *s; s++)

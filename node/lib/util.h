@@ -28,6 +28,9 @@ int b64_decode_exact(const char *b64, unsigned char *out, size_t len);
 int str_copy(char *dst, size_t cap, const char *src);
 /* Lowercase ASCII in place. */
 void str_lower(char *s);
+/* Copies text from a partner for logs, status and the event table: printable
+ * ASCII only (anything else becomes '?'), at most cap-1 bytes. */
+void str_sanitize(char *dst, size_t cap, const char *src);
 
 /* Random lowercase UUID v4 "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
 void uuid4(char out[37]);

@@ -137,8 +137,11 @@ static const char *s_split(char *line, char **type, char **value, char **tlp)
         return NULL;
     }
     *value = rest;
+    /* The last comma starts the TLP only if what follows is one; otherwise
+     * it belongs to the value (quote values with commas to be sure). */
     char *last = strrchr(rest, ',');
-    if (last) {
+    tlp_t ignored;
+    if (last && tlp_parse(last + 1, &ignored) == 0) {
         *last = '\0';
         *tlp = last + 1;
     }
@@ -151,17 +154,22 @@ static int s_publish_file(s_pub_t *s, const char *path, const char *default_tlp,
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f)
         return cli_fail("%s: %s", path, strerror(errno));
-    char *line = malloc(LINE_MAX_BYTES);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
     int lineno = 0, rc = 0;
     s->progress = 1;
-    while (line && fgets(line, LINE_MAX_BYTES, f)) {
+    /* getline gives the true length: a NUL byte or an over-long line is
+     * that line's error, and the next line is read whole. */
+    while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        size_t len = strlen(line);
-        if (len && line[len - 1] != '\n' && !feof(f)) {
+        size_t len = (size_t)got;
+        if (memchr(line, '\0', len)) {
+            s_refuse(s, lineno, "", "line contains a NUL byte");
+            continue;
+        }
+        if (len > LINE_MAX_BYTES) {
             s_refuse(s, lineno, "", "line longer than 8192 bytes");
-            int ch;
-            while ((ch = fgetc(f)) != EOF && ch != '\n')
-                ;
             continue;
         }
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))

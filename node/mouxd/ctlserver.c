@@ -16,7 +16,7 @@
 #include <zmq.h>
 
 #define CTL_MAX_REQUEST (32 * 1024 * 1024)
-#define CTL_MAX_ITEMS 100000
+#define CTL_MAX_ITEMS 10000 /* the CLI sends 5000 at a time */
 
 int ctl_start(daemon_t *d, char *err, size_t errlen)
 {
@@ -147,20 +147,37 @@ static const char *s_item_from_json(json_t *o, publish_item_t *it, char *value, 
 
 /* Every refused publish input is recorded: the node's own refusals and
  * those the CLI made before sending (with their file:line). */
+#define REFUSALS_RECORDED_MAX 1000 /* per request; beyond, one summary row */
+
 static void s_record_refusals(daemon_t *d, json_t *req, const publish_item_t *items, size_t n)
 {
     json_t *cli = json_object_get(req, "refused"), *r;
-    size_t i;
+    size_t i, recorded = 0, total = 0;
+    char src[256], why[128];
+    if (store_begin(d->store) != 0)
+        return;
     json_array_foreach(cli, i, r) {
-        const char *src = json_string_value(json_object_get(r, "source"));
-        const char *why = json_string_value(json_object_get(r, "reason"));
-        store_event(d->store, "publish-refused", NULL, NULL, why ? why : "invalid input", src);
+        total++;
+        if (recorded++ >= REFUSALS_RECORDED_MAX)
+            continue;
+        str_sanitize(src, sizeof src, json_string_value(json_object_get(r, "source")));
+        str_sanitize(why, sizeof why, json_string_value(json_object_get(r, "reason")));
+        store_event(d->store, "publish-refused", NULL, NULL, why[0] ? why : "invalid input", src);
     }
     for (i = 0; i < n; i++)
         if (items[i].reason) {
-            log_info("PUBLISH-REFUSED", "item %zu: %s", i, items[i].reason);
-            store_event(d->store, "publish-refused", NULL, NULL, items[i].reason, NULL);
+            total++;
+            if (recorded++ < REFUSALS_RECORDED_MAX)
+                store_event(d->store, "publish-refused", NULL, NULL, items[i].reason, NULL);
         }
+    if (recorded > REFUSALS_RECORDED_MAX) {
+        snprintf(why, sizeof why, "%zu more refused inputs not listed", total - REFUSALS_RECORDED_MAX);
+        store_event(d->store, "publish-refused", NULL, NULL, "summary", why);
+    }
+    if (store_commit(d->store) != 0)
+        store_rollback(d->store);
+    if (total)
+        log_info("PUBLISH-REFUSED", "%zu input(s) refused in one publish request", total);
 }
 
 static json_t *s_publish(daemon_t *d, json_t *req)
@@ -170,7 +187,7 @@ static json_t *s_publish(daemon_t *d, json_t *req)
         return s_error("publish needs an \"items\" array");
     size_t n = json_array_size(arr);
     if (n > CTL_MAX_ITEMS)
-        return s_error("too many items in one request (max 100000)");
+        return s_error("too many items in one request (max 10000)");
     publish_item_t *items = calloc(n ? n : 1, sizeof *items);
     char *values = malloc((n ? n : 1) * (IND_VALUE_MAX + 1));
     char *patterns = malloc((n ? n : 1) * (IND_PATTERN_MAX + 1));

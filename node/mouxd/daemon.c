@@ -42,7 +42,7 @@ static int s_lock(daemon_t *d, char *err, size_t errlen)
 {
     char path[PATH_MAX_MOUX + 16];
     node_path(d->cfg.dir, "mouxd.lock", path, sizeof path);
-    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         snprintf(err, errlen, "%s: %s", path,
                  errno == EWOULDBLOCK ? "another mouxd is running on this node" : strerror(errno));
@@ -79,6 +79,8 @@ static int s_open_router(daemon_t *d, char *err, size_t errlen)
             zmq_setsockopt(d->router, ZMQ_CURVE_SECRETKEY, d->keys->curve_sk, 32) ||
             zmq_setsockopt(d->router, ZMQ_ZAP_DOMAIN, "moux", 4) ||
             zsock_set_int(d->router, ZMQ_ROUTER_MANDATORY, 1) ||
+            /* A partner cannot park more than this many frames in our memory. */
+            zsock_set_int(d->router, ZMQ_RCVHWM, 32) ||
             zsock_set_link_options(d->router, &d->cfg))
             break;
         if (zmq_bind(d->router, d->cfg.listen) == 0)
@@ -196,20 +198,27 @@ int daemon_init(daemon_t *d, const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-/* Queues one published item for every partner the policy allows. */
+/* Queues one published version for a partner if the policy allows it; if
+ * not, an older version still queued for it goes too. */
+static int s_queue_for(daemon_t *d, const partner_t *p, int64_t rid, const Moux__Indicator *ind)
+{
+    const char *reason = policy_outbound(p, ind);
+    if (!reason)
+        return store_outbox_put(d->store, p->pid, rid, ind->modified_ms);
+    log_info("OUTBOUND-REFUSED", "%s not sent to %s: %s", ind->id, p->agency, reason);
+    return store_outbox_drop(d->store, p->pid, rid) ||
+           store_event(d->store, "outbound-refused", p->agency, ind->id, reason, ind->type);
+}
+
+/* Every partner, also those whose link is not open yet. */
 static int s_queue_for_partners(daemon_t *d, int64_t rid, const Moux__Indicator *ind)
 {
-    for (size_t j = 0; j < d->n_links; j++) {
-        const partner_t *p = link_partner(d->links[j]);
-        const char *reason = policy_outbound(p, ind);
-        int rc = reason ? store_event(d->store, "outbound-refused", p->agency, ind->id, reason,
-                                      ind->type)
-                        : store_outbox_put(d->store, p->pid, rid, ind->modified_ms);
-        if (rc != 0)
+    for (size_t j = 0; j < d->n_links; j++)
+        if (s_queue_for(d, link_partner(d->links[j]), rid, ind) != 0)
             return -1;
-        if (reason)
-            log_info("OUTBOUND-REFUSED", "%s not sent to %s: %s", ind->id, p->agency, reason);
-    }
+    for (size_t j = 0; j < d->n_unlinked; j++)
+        if (s_queue_for(d, &d->unlinked[j], rid, ind) != 0)
+            return -1;
     return 0;
 }
 

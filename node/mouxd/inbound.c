@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "envelope.h"
 #include "log.h"
+#include "pbbudget.h"
 #include "policy.h"
 #include "reason.h"
 #include "receipt.h"
@@ -119,7 +120,7 @@ static const char *s_check_item(const Moux__Indicator *ind)
         strcmp(ind_type_name(type), ind->type) != 0 ||
         (unsigned)ind->tlp > MOUX__TLP__TLP_RED || ind->confidence > 100 ||
         ind->modified_ms < ind->created_ms || strlen(ind->pattern) > IND_PATTERN_MAX ||
-        (ind->origin[0] && !agency_id_valid(ind->origin)) || ind->n_hops > 16)
+        ind->n_hops > 16)
         return REASON_INVALID_ITEM;
     for (size_t i = 0; i < ind->n_hops; i++)
         if (!agency_id_valid(ind->hops[i]))
@@ -138,6 +139,11 @@ static const char *s_check_item(const Moux__Indicator *ind)
 static Moux__ItemStatus s_store_item(s_ctx_t *c, const Moux__Indicator *ind, const char **reason)
 {
     *reason = s_check_item(ind);
+    /* Nobody relays yet: an item names its sender as origin, or no one
+     * (anonymised). Anything else would let a partner speak for a third
+     * agency. */
+    if (!*reason && ind->origin[0] && strcmp(ind->origin, c->p->agency) != 0)
+        *reason = REASON_ORIGIN_MISMATCH;
     if (!*reason)
         *reason = policy_inbound(c->p, ind);
     if (*reason)
@@ -254,6 +260,8 @@ static int s_open(s_ctx_t *c, const Moux__Envelope *env, uint8_t **payload, size
 
 static void s_on_envelope(s_ctx_t *c, const Moux__Envelope *env)
 {
+    pbbudget_t pb; /* decoding a partner's batch costs at most this much */
+    pbbudget_init(&pb, PB_BUDGET_BYTES);
     Moux__BatchHeader *h = NULL;
     Moux__Batch *batch = NULL;
     uint8_t *payload = NULL, sig[64];
@@ -284,7 +292,7 @@ static void s_on_envelope(s_ctx_t *c, const Moux__Envelope *env)
     }
     if (s_open(c, env, &payload, &plen, sig, &reason) != 0)
         goto refuse;
-    batch = moux__batch__unpack(NULL, plen, payload);
+    batch = moux__batch__unpack(&pb.allocator, plen, payload);
     if (!batch)
         reason = REASON_MALFORMED_PAYLOAD;
     else if (batch->n_items > BATCH_ITEMS_MAX)
@@ -299,7 +307,7 @@ refuse:
     s_refuse(c, h, reason);
 out:
     if (batch)
-        moux__batch__free_unpacked(batch, NULL);
+        moux__batch__free_unpacked(batch, &pb.allocator);
     free(payload);
     moux__batch_header__free_unpacked(h, NULL);
 }
@@ -342,17 +350,20 @@ static int s_recv_one(daemon_t *d)
     }
     s_ctx_t c = {d, link, link_partner(link), &route, NULL, NULL};
     if (zmq_msg_more(&body)) { /* a message is one frame: drain the rest, refuse it */
-        int more = 1;
-        for (int i = 0; more && i < 1024; i++) {
+        /* The parts of a message arrive together: blocking reads end at its
+         * last part, and no part can pass for the next message's route. */
+        for (int more = 1; more;) {
             zmq_msg_t extra;
             zmq_msg_init(&extra);
-            more = zmq_msg_recv(&extra, d->router, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&extra);
+            more = zmq_msg_recv(&extra, d->router, 0) >= 0 && zmq_msg_more(&extra);
             zmq_msg_close(&extra);
         }
         s_refuse(&c, NULL, REASON_MALFORMED_FRAME);
         goto out;
     }
-    Moux__Frame *f = moux__frame__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    pbbudget_t pb;
+    pbbudget_init(&pb, PB_BUDGET_BYTES);
+    Moux__Frame *f = moux__frame__unpack(&pb.allocator, zmq_msg_size(&body), zmq_msg_data(&body));
     if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE)
         s_on_key_update(&c, f->key_update);
     else if (!f || f->kind_case != MOUX__FRAME__KIND_ENVELOPE)
@@ -360,7 +371,7 @@ static int s_recv_one(daemon_t *d)
     else
         s_on_envelope(&c, f->envelope);
     if (f)
-        moux__frame__free_unpacked(f, NULL);
+        moux__frame__free_unpacked(f, &pb.allocator);
 out:
     zmq_msg_close(&route);
     zmq_msg_close(&body);

@@ -7,6 +7,8 @@
 #include "daemon.h"
 #include "envelope.h"
 #include "log.h"
+#include "pbbudget.h"
+#include "policy.h"
 #include "reason.h"
 #include "receipt.h"
 #include "util.h"
@@ -20,7 +22,7 @@
 
 #define SEQ_RESERVE 1024 /* sequence numbers reserved per store write */
 #define INFLIGHT_CAP 256
-#define SENT_RING 1024   /* recently sent batches a receipt may answer */
+#define SENT_RING 256    /* recently sent batches a receipt may answer */
 
 typedef struct {
     unsigned char message_id[MSGID_BYTES];
@@ -28,11 +30,21 @@ typedef struct {
     size_t items;
 } s_inflight_t;
 
-/* A batch we sent: a receipt is applied only if it answers one of these
- * and, when it accepts the batch, names the hash of what we sent. */
+/* One item of a sent batch: its outbox row, its version, and a short keyed
+ * hash of its id to match the receipt's result against. */
+typedef struct {
+    int64_t rid;
+    uint64_t modified_ms, id_hash;
+} s_sent_item_t;
+
+/* A batch we sent: a receipt is applied only if it answers one of these,
+ * with the hash of what we sent (when it accepts it) and one result per
+ * item, in order. */
 typedef struct {
     unsigned char message_id[MSGID_BYTES];
     unsigned char hash[BATCH_HASH_BYTES];
+    s_sent_item_t *items;
+    size_t n;
     int used;
 } s_sent_t;
 
@@ -51,6 +63,7 @@ struct link {
     size_t n_inflight;
     s_sent_t sent[SENT_RING];
     size_t sent_next;
+    unsigned char id_hash_key[crypto_shorthash_KEYBYTES];
     int64_t cursor;          /* highest outbox row id in flight */
     uint64_t backoff_ms, retry_at_ms;
     uint64_t last_receipt_ms, refused_in;
@@ -180,6 +193,7 @@ link_t *link_new(daemon_t *d, const partner_t *p)
         return NULL;
     self->d = d;
     self->p = *p;
+    crypto_shorthash_keygen(self->id_hash_key);
     self->tx_key = sodium_malloc(BATCH_KEY_BYTES);
     self->rx_key = sodium_malloc(BATCH_KEY_BYTES);
     self->last_receipt_ms = p->last_receipt_ms;
@@ -241,6 +255,8 @@ void link_destroy(link_t **self_p)
     sodium_free(self->tx_key);
     sodium_free(self->rx_key);
     free(self->pkeys);
+    for (size_t i = 0; i < SENT_RING; i++)
+        free(self->sent[i].items);
     free(self);
     *self_p = NULL;
 }
@@ -330,6 +346,66 @@ static uint8_t *s_pack_batch(outbox_batch_t *ob, size_t n, size_t *len)
     return buf;
 }
 
+static uint64_t s_id_hash(const link_t *self, const char *id)
+{
+    unsigned char h[crypto_shorthash_BYTES];
+    uint64_t v;
+    crypto_shorthash(h, (const unsigned char *)id, strlen(id), self->id_hash_key);
+    memcpy(&v, h, sizeof v);
+    return v;
+}
+
+/* The policy is checked again when an item leaves, not only when it was
+ * queued: the partner's allowances may have tightened since. What may no
+ * longer go is dropped from the outbox and recorded; the rest keeps its
+ * order at the front of ob. Returns how many may go. */
+static size_t s_filter_policy(link_t *self, outbox_batch_t *ob)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < ob->n; i++) {
+        Moux__Indicator *ind = ob->items[i];
+        int64_t rid = ob->rids[i];
+        const char *why = policy_outbound(&self->p, ind);
+        if (why) {
+            log_info("OUTBOUND-REFUSED", "%s not sent to %s: %s", ind->id, self->p.agency, why);
+            if (store_outbox_drop(self->d->store, self->p.pid, rid) != 0 ||
+                store_event(self->d->store, "outbound-refused", self->p.agency, ind->id, why,
+                            ind->type) != 0)
+                log_error("STORE-OUTBOX", "partner %s: %s", self->p.agency,
+                          store_errmsg(self->d->store));
+        }
+        /* Stable partition: allowed items move forward, refused ones back. */
+        for (size_t j = i; !why && j > keep; j--) {
+            ob->items[j] = ob->items[j - 1];
+            ob->rids[j] = ob->rids[j - 1];
+        }
+        if (!why) {
+            ob->items[keep] = ind;
+            ob->rids[keep++] = rid;
+        }
+    }
+    return keep;
+}
+
+/* Remembers what a batch carried, for its receipt. */
+static int s_remember(link_t *self, const envelope_meta_t *meta, const uint8_t *hash,
+                      const outbox_batch_t *ob, size_t n)
+{
+    s_sent_t *s = &self->sent[self->sent_next++ % SENT_RING];
+    free(s->items);
+    s->items = calloc(n, sizeof *s->items);
+    s->used = s->items != NULL;
+    if (!s->items)
+        return -1;
+    memcpy(s->message_id, meta->message_id, MSGID_BYTES);
+    memcpy(s->hash, hash, BATCH_HASH_BYTES);
+    s->n = n;
+    for (size_t i = 0; i < n; i++)
+        s->items[i] = (s_sent_item_t){ob->rids[i], ob->items[i]->modified_ms,
+                                      s_id_hash(self, ob->items[i]->id)};
+    return 0;
+}
+
 /* Seals and sends one batch; 1 sent, 0 nothing to send or cannot send now,
  * -1 error. */
 static int s_send_one(link_t *self)
@@ -345,8 +421,17 @@ static int s_send_one(link_t *self)
         outbox_batch_free(&ob);
         return 0;
     }
+    int64_t last_rid = ob.rids[ob.n - 1];
+    size_t allowed = s_filter_policy(self, &ob), saved = ob.n;
+    if (allowed == 0) { /* everything fetched was dropped: move past it */
+        self->cursor = last_rid;
+        outbox_batch_free(&ob);
+        return 1;
+    }
+    ob.n = allowed; /* what fits is counted among the allowed items only */
     int rc = -1;
     size_t plen = 0, flen = 0, n = s_items_that_fit(&ob);
+    ob.n = saved;
     assert(n > 0); /* one item is far smaller than a frame (indicator.h limits) */
     uint8_t *payload = s_pack_batch(&ob, n, &plen), *frame = NULL;
     if (!payload || s_reserve_seq(self) != 0)
@@ -372,11 +457,11 @@ static int s_send_one(link_t *self)
     f->seq = self->next_seq++;
     f->sent_ms = mono_ms();
     f->items = n;
-    s_sent_t *s = &self->sent[self->sent_next++ % SENT_RING];
-    memcpy(s->message_id, meta.message_id, MSGID_BYTES);
-    memcpy(s->hash, hash, BATCH_HASH_BYTES);
-    s->used = 1;
-    self->cursor = ob.rids[n - 1];
+    if (s_remember(self, &meta, hash, &ob, n) != 0)
+        log_warn("BATCH-UNTRACKED", "partner %s: out of memory; its receipt will be ignored and "
+                 "the items resent", self->p.agency);
+    /* Past every sent item, and past dropped ones if all allowed ones went. */
+    self->cursor = n == allowed ? last_rid : ob.rids[n - 1];
     log_debug("BATCH-SENT", "partner %s: seq %llu, %zu items, %zu bytes", self->p.agency,
               (unsigned long long)f->seq, n, flen);
     rc = 1;
@@ -446,7 +531,7 @@ static void s_forget_inflight(link_t *self, const uint8_t *msgid)
 /* Applies a verified receipt: delivered items leave the outbox, the receipt
  * is kept as proof, all in one transaction. */
 static int s_apply_receipt(link_t *self, const Moux__ReceiptBody *b,
-                           const Moux__SignedReceipt *sr)
+                           const Moux__SignedReceipt *sr, const s_sent_t *sent)
 {
     store_t *st = self->d->store;
     int acc = 0, dup = 0, rej = 0;
@@ -455,15 +540,17 @@ static int s_apply_receipt(link_t *self, const Moux__ReceiptBody *b,
     for (size_t i = 0; i < b->n_results; i++) {
         const Moux__ItemResult *r = b->results[i];
         if (r->status == MOUX__ITEM_STATUS__ITEM_REJECTED) {
+            char reason[64];
+            str_sanitize(reason, sizeof reason, r->reason); /* partner text */
             rej++;
             log_warn("ITEM-REFUSED-BY-PARTNER", "partner %s refused %s: %s", self->p.agency,
-                     r->id, r->reason);
-            if (store_event(st, "refused-by-partner", self->p.agency, r->id, r->reason, NULL))
+                     r->id, reason);
+            if (store_event(st, "refused-by-partner", self->p.agency, r->id, reason, NULL))
                 goto fail;
         } else {
             r->status == MOUX__ITEM_STATUS__ITEM_ACCEPTED ? acc++ : dup++;
         }
-        if (store_outbox_done(st, self->p.pid, r->id, r->modified_ms) != 0)
+        if (store_outbox_done(st, self->p.pid, sent->items[i].rid, r->modified_ms) != 0)
             goto fail;
     }
     if (store_receipt_put(st, self->p.pid, b, &sr->body, &sr->signature, acc, dup, rej) != 0 ||
@@ -490,10 +577,28 @@ static s_sent_t *s_sent_find(link_t *self, const Moux__ReceiptBody *b)
     return NULL;
 }
 
-/* A receipt must name us and them, and answer a batch we sent, with the
- * hash of what we sent. (Its signature was checked with the key it names.) */
-static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b)
+/* An OK receipt answers each item we sent, in order, with its version. */
+static const char *s_results_mismatch(const link_t *self, const Moux__ReceiptBody *b,
+                                      const s_sent_t *s)
 {
+    if (b->n_results != s->n)
+        return "receipt does not answer every item of the batch";
+    for (size_t i = 0; i < s->n; i++) {
+        const Moux__ItemResult *r = b->results[i];
+        if (r->modified_ms != s->items[i].modified_ms ||
+            s_id_hash(self, r->id) != s->items[i].id_hash ||
+            (unsigned)r->status > MOUX__ITEM_STATUS__ITEM_REJECTED)
+            return "receipt results do not match the items of the batch";
+    }
+    return NULL;
+}
+
+/* A receipt must name us and them, and answer a batch we sent: when it
+ * accepts it, with the hash of what we sent and one result per item. (Its
+ * signature was checked with the key it names.) */
+static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b, s_sent_t **out)
+{
+    const char *why = NULL;
     if (strcmp(b->sender, self->p.agency) != 0 || strcmp(b->recipient, self->d->cfg.agency) != 0)
         return "receipt names the wrong agencies";
     s_sent_t *s = s_sent_find(self, b);
@@ -503,7 +608,10 @@ static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b)
         (b->batch_hash.len != BATCH_HASH_BYTES ||
          sodium_memcmp(b->batch_hash.data, s->hash, BATCH_HASH_BYTES) != 0))
         return "receipt hash is not the hash of the batch we sent";
+    if (b->status == MOUX__BATCH_STATUS__BATCH_OK && (why = s_results_mismatch(self, b, s)))
+        return why;
     s->used = 0; /* answered: the same receipt again is a replay */
+    *out = s;
     return NULL;
 }
 
@@ -511,14 +619,16 @@ static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b)
 static const char *s_receipt_key(link_t *self, const Moux__SignedReceipt *sr,
                                  const unsigned char **pk)
 {
+    pbbudget_t pb;
+    pbbudget_init(&pb, PB_BUDGET_BYTES);
     Moux__ReceiptBody *peek = sr->body.data
-        ? moux__receipt_body__unpack(NULL, sr->body.len, sr->body.data) : NULL;
+        ? moux__receipt_body__unpack(&pb.allocator, sr->body.len, sr->body.data) : NULL;
     const char *why = "malformed receipt body";
     const partner_key_t *k = NULL;
     if (peek && peek->signer_key_id.len == KEYID_BYTES)
         why = link_key_check(self, peek->signer_key_id.data, &k);
     if (peek)
-        moux__receipt_body__free_unpacked(peek, NULL);
+        moux__receipt_body__free_unpacked(peek, &pb.allocator);
     if (!why)
         *pk = k->sign_pk;
     return why;
@@ -528,9 +638,11 @@ static const char *s_receipt_key(link_t *self, const Moux__SignedReceipt *sr,
 static void s_on_key_ack(link_t *self, const Moux__KeyUpdateAck *ack)
 {
     if (ack->refused[0]) {
+        char reason[64];
+        str_sanitize(reason, sizeof reason, ack->refused); /* partner text */
         snprintf(self->last_error, sizeof self->last_error,
-                 "partner refused our certificate or revocation list: %s", ack->refused);
-        log_warn("KEYS-REFUSED-BY-PARTNER", "partner %s: %s", self->p.agency, ack->refused);
+                 "partner refused our certificate or revocation list: %s", reason);
+        log_warn("KEYS-REFUSED-BY-PARTNER", "partner %s: %s", self->p.agency, reason);
         return;
     }
     if (ack->serial <= self->p.acked_serial)
@@ -547,10 +659,14 @@ static void s_on_key_ack(link_t *self, const Moux__KeyUpdateAck *ack)
 
 static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
 {
-    Moux__Frame *f = moux__frame__unpack(NULL, len, data);
+    pbbudget_t pb; /* one budget for the frame and the receipt body in it */
+    pbbudget_init(&pb, PB_BUDGET_BYTES);
+    Moux__Frame *f = moux__frame__unpack(&pb.allocator, len, data);
     Moux__ReceiptBody *b = NULL;
+    s_sent_t *sent = NULL;
     const char *why = NULL;
     const unsigned char *signer = NULL;
+    char reason[64];
     if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE_ACK) {
         s_on_key_ack(self, f->key_update_ack);
         goto out;
@@ -558,8 +674,8 @@ static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
     if (!f || f->kind_case != MOUX__FRAME__KIND_RECEIPT)
         why = "not a receipt frame";
     else if ((why = s_receipt_key(self, f->receipt, &signer)) == NULL &&
-             receipt_open(f->receipt, signer, &b, &why) == 0)
-        why = s_receipt_mismatch(self, b);
+             receipt_open(f->receipt, signer, &pb.allocator, &b, &why) == 0)
+        why = s_receipt_mismatch(self, b, &sent);
     if (why) {
         log_warn("RECEIPT-REFUSED", "partner %s: %s", self->p.agency, why);
         self->refused_in++;
@@ -568,26 +684,26 @@ static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
     s_forget_inflight(self, b->message_id.data);
     if (b->status == MOUX__BATCH_STATUS__BATCH_REFUSED) {
         /* Items stay queued; back off so a persistent fault does not spin. */
-        snprintf(self->last_error, sizeof self->last_error, "partner refused batch: %s",
-                 b->reason);
+        str_sanitize(reason, sizeof reason, b->reason); /* partner text */
+        snprintf(self->last_error, sizeof self->last_error, "partner refused batch: %s", reason);
         log_warn("BATCH-REFUSED-BY-PARTNER", "partner %s refused batch seq %llu: %s",
-                 self->p.agency, (unsigned long long)b->sequence, b->reason);
-        store_event(self->d->store, "batch-refused-by-partner", self->p.agency, NULL, b->reason,
+                 self->p.agency, (unsigned long long)b->sequence, reason);
+        store_event(self->d->store, "batch-refused-by-partner", self->p.agency, NULL, reason,
                     NULL);
         s_rewind(self);
         self->retry_at_ms = mono_ms() + self->backoff_ms;
         s_back_off(self);
         goto out;
     }
-    if (s_apply_receipt(self, b, f->receipt) == 0)
+    if (s_apply_receipt(self, b, f->receipt, sent) == 0)
         self->backoff_ms = (uint64_t)self->d->cfg.retry_initial_ms;
     if (self->n_inflight == 0)
         self->cursor = 0; /* newer versions of sent items may wait below the cursor */
 out:
     if (b)
-        moux__receipt_body__free_unpacked(b, NULL);
+        moux__receipt_body__free_unpacked(b, &pb.allocator);
     if (f)
-        moux__frame__free_unpacked(f, NULL);
+        moux__frame__free_unpacked(f, &pb.allocator);
 }
 
 void link_send_key_update(link_t *self)

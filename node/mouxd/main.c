@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 static void s_usage(FILE *out)
 {
@@ -38,6 +40,11 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_ident("mouxd");
+    /* Secret keys live in this process (libzmq keeps its own copy of the
+     * CURVE key): never write them into a core file. */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (sodium_init() < 0) {
         log_error("SODIUM", "libsodium failed to initialise");
         return 1;

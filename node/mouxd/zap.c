@@ -43,6 +43,26 @@ static link_t *s_partner_by_curve(daemon_t *d, const unsigned char *key)
     return NULL;
 }
 
+/* Anyone who knows our public transport key can try to connect: refusals
+ * are logged and recorded at most once a second, with a count, so a flood
+ * of handshakes costs no disk and no log. */
+static void s_denied(daemon_t *d, const char *addr)
+{
+    static uint64_t s_last_ms, s_count;
+    uint64_t now = mono_ms();
+    s_count++;
+    if (s_last_ms && now - s_last_ms < 1000)
+        return;
+    char detail[128];
+    snprintf(detail, sizeof detail, "%llu refused; last from %s", (unsigned long long)s_count,
+             addr);
+    log_warn("ZAP-DENIED", "connection(s) refused: CURVE key is not a usable partner key "
+             "(unknown, revoked or retired): %s", detail);
+    store_event(d->store, "connection-refused", NULL, NULL, "not-a-partner", detail);
+    s_last_ms = now;
+    s_count = 0;
+}
+
 void zap_on_request(daemon_t *d)
 {
     for (int n = 0; n < 64; n++) {
@@ -79,9 +99,7 @@ void zap_on_request(daemon_t *d)
                 size_t alen = zmq_msg_size(&f[3]) < sizeof addr - 1 ? zmq_msg_size(&f[3])
                                                                      : sizeof addr - 1;
                 memcpy(addr, zmq_msg_data(&f[3]), alen);
-                log_warn("ZAP-DENIED", "connection from %s refused: CURVE key is not a usable "
-                         "partner key (unknown, revoked or retired)", addr);
-                store_event(d->store, "connection-refused", NULL, NULL, "not-a-partner", addr);
+                s_denied(d, addr);
                 s_reply(d, &f[1], "400", "not a partner", "");
             }
         } else if (held >= 2) {

@@ -1,7 +1,7 @@
 /* mouxhostile: a hostile partner for the integration tests.
  *
  *   mouxhostile --as PARTNER_DIR --to TARGET_DIR [--other DIR] [--type T]
- *               [--value V] [--tlp LEVEL] [--timeout-ms N] [--seq N] MODE
+ *               [--value V] [--tlp LEVEL] [--timeout-ms N] [--seq N] [--origin AGENCY] MODE
  *
  * Impersonates the partner whose node directory is PARTNER_DIR (its daemon
  * must be stopped): connects a CURVE DEALER with the partner's transport
@@ -80,7 +80,7 @@ typedef struct {
 } s_peer_t;
 
 typedef struct {
-    const char *as_dir, *to_dir, *other_dir, *type, *value, *tlp;
+    const char *as_dir, *to_dir, *other_dir, *type, *value, *tlp, *origin;
     long timeout_ms;
     uint64_t seq; /* --seq: used as given, not reserved (0: from the store) */
     s_mode_t mode;
@@ -254,7 +254,7 @@ static uint8_t *s_pack_item(s_ctx_t *c, char id[IND_ID_LEN + 1], size_t *len)
     ind.tlp = (Moux__Tlp)tlp;
     ind.confidence = 50;
     ind.created_ms = ind.modified_ms = ind.valid_from_ms = now;
-    ind.origin = c->self.agency;
+    ind.origin = (char *)(c->o.origin ? c->o.origin : c->self.agency);
     ind.pattern = pattern;
     Moux__Indicator *items[1] = {&ind};
     Moux__Batch batch = MOUX__BATCH__INIT;
@@ -569,7 +569,7 @@ static json_t *s_receipt_json(s_ctx_t *c, const uint8_t *data, size_t len, const
     json_t *o;
     if (!f || f->kind_case != MOUX__FRAME__KIND_RECEIPT)
         why = "not a receipt frame";
-    else if (receipt_open(f->receipt, c->target.sign_pk, &b, &why) == 0)
+    else if (receipt_open(f->receipt, c->target.sign_pk, NULL, &b, &why) == 0)
         why = s_receipt_mismatch(c, b, msgid);
     if (why)
         o = json_pack("{s:b, s:b, s:s}", "receipt", 1, "verified", 0, "why", why);
@@ -838,7 +838,7 @@ out:
 static int s_usage(void)
 {
     fprintf(stderr, "usage: mouxhostile --as PARTNER_DIR --to TARGET_DIR [--other DIR] "
-                    "[--type T] [--value V] [--tlp LEVEL] [--timeout-ms N] [--seq N] MODE\nmodes:");
+                    "[--type T] [--value V] [--tlp LEVEL] [--timeout-ms N] [--seq N] [--origin AGENCY] MODE\nmodes:");
     for (size_t i = 0; i < N_MODES; i++)
         fprintf(stderr, " %s", s_modes[i].name);
     fprintf(stderr, "\n");
@@ -852,7 +852,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         {"other", required_argument, 0, 'o'}, {"type", required_argument, 0, 'T'},
         {"value", required_argument, 0, 'V'}, {"tlp", required_argument, 0, 'L'},
         {"timeout-ms", required_argument, 0, 'w'}, {"seq", required_argument, 0, 's'},
-        {0, 0, 0, 0}};
+        {"origin", required_argument, 0, 'O'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->type = "ipv4-addr";
     o->value = "198.51.100.1";
@@ -868,6 +868,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         case 'T': o->type = optarg; break;
         case 'V': o->value = optarg; break;
         case 'L': o->tlp = optarg; break;
+        case 'O': o->origin = optarg; break;
         case 'w':
             o->timeout_ms = strtol(optarg, &end, 10);
             if (!end || *end || o->timeout_ms < 100 || o->timeout_ms > 60000)

@@ -662,7 +662,7 @@ static const char *receipt_why(const Moux__SignedReceipt *sr, const unsigned cha
 {
     Moux__ReceiptBody *body = NULL;
     const char *why = "(none)";
-    if (receipt_open(sr, pk, &body, &why) != 0) {
+    if (receipt_open(sr, pk, NULL, &body, &why) != 0) {
         CHECK(body == NULL);
         return why;
     }
@@ -680,7 +680,7 @@ static void test_receipt_round_trip(void)
         return;
     Moux__ReceiptBody *b = NULL;
     const char *why = NULL;
-    CHECK(receipt_open(f->receipt, s_b->sign_pk, &b, &why) == 0);
+    CHECK(receipt_open(f->receipt, s_b->sign_pk, NULL, &b, &why) == 0);
     if (b) {
         CHECK(b->version == PROTOCOL_VERSION);
         CHECK_STR(b->sender, "b.example");

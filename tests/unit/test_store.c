@@ -1,7 +1,12 @@
 /* The SQLite store: schema, partners, local and received indicators with
- * their conflict rules, the outbox, inbound batches, events and queries.
- * Each test works on its own fresh store under a temporary directory. */
+ * their conflict rules, the outbox, inbound batches, events and queries;
+ * partner certificates, key history, revocations and our own key history.
+ * Each test works on its own fresh store under a temporary directory;
+ * partner certificates are issued at run time by one agency root. */
+#include "cert.h"
 #include "indicator.h"
+#include "revocation.h"
+#include "rootkey.h"
 #include "store.h"
 #include "test.h"
 #include "util.h"
@@ -52,20 +57,85 @@ static const char *fresh_dir(char *buf, size_t cap, const char *name)
     return buf;
 }
 
-static void make_partner(partner_t *p, const char *agency, const char *endpoint)
+/* The partners' agency root, generated once per run. */
+static rootkey_t *s_root;
+
+#define DAY_MS (24ull * 3600 * 1000)
+
+/* A partner certificate and its serialised bytes. */
+typedef struct {
+    cert_t c;
+    uint8_t *raw;
+    size_t len;
+} tcert_t;
+
+/* (Re-)signs t->c with s_root into t->raw. */
+static int tcert_issue(tcert_t *t)
 {
+    free(t->raw);
+    t->raw = NULL;
+    return cert_issue(&t->c, s_root, &t->raw, &t->len);
+}
+
+/* Certifies fresh keys for agency at endpoint, valid around now. */
+static int tcert_make(tcert_t *t, const char *agency, const char *endpoint, uint64_t serial)
+{
+    memset(t, 0, sizeof *t);
+    str_copy(t->c.agency, sizeof t->c.agency, agency);
+    str_copy(t->c.endpoint, sizeof t->c.endpoint, endpoint);
+    randombytes_buf(t->c.sign_pk, 32);
+    randombytes_buf(t->c.enc_pk, 32);
+    randombytes_buf(t->c.curve_pk, 32);
+    uint64_t now = now_ms();
+    t->c.serial = serial;
+    t->c.not_before_ms = now - 60000 + serial; /* distinct per certificate */
+    t->c.not_after_ms = now + 30 * DAY_MS + serial;
+    return tcert_issue(t);
+}
+
+static void tcert_free(tcert_t *t)
+{
+    free(t->raw);
+    t->raw = NULL;
+}
+
+/* The partner row for a certificate, as `moux peer add` fills it from a
+ * bundle: what the certificate says, verified against the root. */
+static void partner_from(partner_t *p, const tcert_t *t)
+{
+    cert_t c;
+    const char *why = NULL;
     memset(p, 0, sizeof *p);
-    str_copy(p->agency, sizeof p->agency, agency);
-    str_copy(p->endpoint, sizeof p->endpoint, endpoint);
-    randombytes_buf(p->sign_pk, 32);
-    randombytes_buf(p->enc_pk, 32);
-    randombytes_buf(p->curve_pk, 32);
+    CHECK(t->raw && cert_verify(t->raw, t->len, s_root->pk, &c, &why) == 0);
+    if (!t->raw || why)
+        c = t->c;
+    str_copy(p->agency, sizeof p->agency, c.agency);
+    str_copy(p->endpoint, sizeof p->endpoint, c.endpoint);
+    memcpy(p->sign_pk, c.sign_pk, 32);
+    memcpy(p->enc_pk, c.enc_pk, 32);
+    memcpy(p->curve_pk, c.curve_pk, 32);
+    memcpy(p->root_pk, s_root->pk, 32);
     unsigned char fp[FP_BYTES];
-    randombytes_buf(fp, sizeof fp);
+    root_fingerprint(s_root->pk, fp);
     fingerprint_format(fp, p->fingerprint);
+    p->cert_serial = c.serial;
+    p->cert_not_after_ms = c.not_after_ms;
     p->allow_types = (1u << IND_TYPE_COUNT) - 1;
     p->max_tlp = TLP_AMBER;
     p->added_ms = now_ms();
+}
+
+/* A partner with a fresh certificate of serial for agency at endpoint. */
+static void make_partner(partner_t *p, tcert_t *t, const char *agency, const char *endpoint,
+                         uint64_t serial)
+{
+    CHECK(tcert_make(t, agency, endpoint, serial) == 0);
+    partner_from(p, t);
+}
+
+static int upsert(store_t *st, const partner_t *p, const tcert_t *t)
+{
+    return store_partner_upsert(st, p, t->raw, t->len);
 }
 
 /* The pid of agency, or 0. */
@@ -83,7 +153,31 @@ static int64_t pid_of(store_t *st, const char *agency)
     return pid;
 }
 
-/* A new store in s_tmp/name with partners b.example and c.example. */
+/* A copy of partner pid's row (pid 0 if there is none). */
+static partner_t row_of(store_t *st, int64_t pid)
+{
+    partner_t out, *list = NULL;
+    size_t n = 0;
+    memset(&out, 0, sizeof out);
+    CHECK(store_partners(st, &list, &n) == 0);
+    for (size_t i = 0; i < n; i++)
+        if (list[i].pid == pid)
+            out = list[i];
+    free(list);
+    return out;
+}
+
+/* Partner pid's key history, newest first; caller frees. */
+static partner_key_t *keys_of(store_t *st, int64_t pid, size_t *n)
+{
+    partner_key_t *keys = NULL;
+    *n = 0;
+    CHECK(store_partner_keys(st, pid, &keys, n) == 0);
+    return keys;
+}
+
+/* A new store in s_tmp/name with partners b.example and c.example (each
+ * with a certificate of serial 1). */
 static store_t *fresh_store(const char *name, int64_t *pid_b, int64_t *pid_c)
 {
     char dir[256], err[512] = "";
@@ -94,9 +188,13 @@ static store_t *fresh_store(const char *name, int64_t *pid_b, int64_t *pid_c)
         return NULL;
     }
     partner_t b, c;
-    make_partner(&b, "b.example", "tcp://127.0.0.1:7102");
-    make_partner(&c, "c.example", "tcp://127.0.0.1:7103");
-    if (store_partner_upsert(st, &b) != 0 || store_partner_upsert(st, &c) != 0) {
+    tcert_t tb, tc;
+    make_partner(&b, &tb, "b.example", "tcp://127.0.0.1:7102", 1);
+    make_partner(&c, &tc, "c.example", "tcp://127.0.0.1:7103", 1);
+    int rc = upsert(st, &b, &tb) != 0 || upsert(st, &c, &tc) != 0;
+    tcert_free(&tb);
+    tcert_free(&tc);
+    if (rc) {
         store_destroy(&st);
         return NULL;
     }
@@ -255,12 +353,13 @@ static int queue(store_t *st, int64_t pid, int64_t rid, uint64_t modified)
     return store_commit(st);
 }
 
-/* Applies a receipt's verdict on one item, in a transaction as the daemon does. */
-static int done(store_t *st, int64_t pid, const char *id, uint64_t modified)
+/* Applies a receipt's verdict on one item (by its outbox row), in a
+ * transaction as the daemon does. */
+static int done(store_t *st, int64_t pid, int64_t rid, uint64_t modified)
 {
     if (store_begin(st) != 0)
         return -1;
-    if (store_outbox_done(st, pid, id, modified) != 0) {
+    if (store_outbox_done(st, pid, rid, modified) != 0) {
         store_rollback(st);
         return -1;
     }
@@ -282,7 +381,8 @@ static void test_open_creates_schema(void)
     CHECK(db != NULL);
     CHECK(raw_count(db, "PRAGMA user_version") == 1);
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
-                        " ('partner','indicator','outbox','inbound','receipt','event')") == 6);
+                        " ('partner','partner_key','own_key','indicator','outbox','inbound',"
+                        "'receipt','event')") == 8);
     sqlite3_close(db);
     store_destroy(&st);
     CHECK(st == NULL);
@@ -353,12 +453,13 @@ static void test_partner_upsert_and_list(void)
     if (!st)
         return;
     partner_t c, b;
-    make_partner(&c, "c.example", "tcp://127.0.0.1:7103");
-    make_partner(&b, "b.example", "tcp://127.0.0.1:7102");
+    tcert_t tc, tb;
+    make_partner(&c, &tc, "c.example", "tcp://127.0.0.1:7103", 1);
+    make_partner(&b, &tb, "b.example", "tcp://127.0.0.1:7102", 4);
     b.allow_types = 1u << IND_DOMAIN;
     b.max_tlp = TLP_GREEN;
-    CHECK(store_partner_upsert(st, &c) == 0);
-    CHECK(store_partner_upsert(st, &b) == 0);
+    CHECK(upsert(st, &c, &tc) == 0);
+    CHECK(upsert(st, &b, &tb) == 0);
 
     partner_t *list = NULL;
     size_t n = 0;
@@ -368,17 +469,26 @@ static void test_partner_upsert_and_list(void)
         CHECK_STR(list[0].agency, "b.example"); /* ordered by agency */
         CHECK_STR(list[1].agency, "c.example");
         CHECK_STR(list[0].endpoint, "tcp://127.0.0.1:7102");
-        CHECK(memcmp(list[0].sign_pk, b.sign_pk, 32) == 0);
-        CHECK(memcmp(list[0].enc_pk, b.enc_pk, 32) == 0);
-        CHECK(memcmp(list[0].curve_pk, b.curve_pk, 32) == 0);
+        CHECK(memcmp(list[0].sign_pk, tb.c.sign_pk, 32) == 0);
+        CHECK(memcmp(list[0].enc_pk, tb.c.enc_pk, 32) == 0);
+        CHECK(memcmp(list[0].curve_pk, tb.c.curve_pk, 32) == 0);
+        CHECK(memcmp(list[0].root_pk, s_root->pk, 32) == 0);
         CHECK_STR(list[0].fingerprint, b.fingerprint);
+        CHECK(list[0].cert_serial == 4);
+        CHECK(list[0].cert_not_after_ms == tb.c.not_after_ms);
+        CHECK(list[0].acked_serial == 0 && list[0].rev_number == 0);
         CHECK(list[0].allow_types == (1u << IND_DOMAIN));
         CHECK(list[0].max_tlp == TLP_GREEN);
         CHECK(list[0].added_ms == b.added_ms);
         CHECK(list[0].tx_seq_reserved == 0 && list[0].rx_high_seq == 0);
+        CHECK(list[0].last_receipt_ms == 0);
+        CHECK(list[1].cert_serial == 1);
+        CHECK(memcmp(list[1].curve_pk, tc.c.curve_pk, 32) == 0);
         CHECK(list[0].pid != list[1].pid && list[0].pid > 0 && list[1].pid > 0);
     }
     free(list);
+    tcert_free(&tb);
+    tcert_free(&tc);
     store_destroy(&st);
 }
 
@@ -393,26 +503,30 @@ static void test_partner_reupsert_keeps_sequence_state_unless_rekeyed(void)
     CHECK(store_partner_set_rx_high(st, pid_b, 42) == 0);
     CHECK(store_partner_set_last_receipt(st, pid_b, 123456) == 0);
 
-    partner_t *list = NULL;
-    size_t n = 0;
-    partner_t b2;
-    make_partner(&b2, "b.example", "tcp://192.0.2.7:7200");
-    CHECK(store_partners(st, &list, &n) == 0 && n == 2);
-    if (n == 2) /* the same node: same signing key, other endpoint and keys */
-        memcpy(b2.sign_pk, list[0].sign_pk, 32);
-    free(list);
+    /* The same node (same signing key) re-certified with other transport and
+     * encryption keys at another endpoint, and re-added by the operator. */
+    partner_t old = row_of(st, pid_b), b2;
+    tcert_t t2;
+    CHECK(tcert_make(&t2, "b.example", "tcp://192.0.2.7:7200", 2) == 0);
+    memcpy(t2.c.sign_pk, old.sign_pk, 32);
+    CHECK(tcert_issue(&t2) == 0);
+    partner_from(&b2, &t2);
     b2.max_tlp = TLP_RED;
     b2.allow_types = 3;
-    CHECK(store_partner_upsert(st, &b2) == 0);
+    CHECK(upsert(st, &b2, &t2) == 0);
 
+    partner_t *list = NULL;
+    size_t n = 0;
     CHECK(store_partners(st, &list, &n) == 0);
     CHECK(n == 2);
     if (n == 2) {
         partner_t *p = &list[0];
         CHECK(p->pid == pid_b);
         CHECK_STR(p->endpoint, "tcp://192.0.2.7:7200");
-        CHECK(memcmp(p->sign_pk, b2.sign_pk, 32) == 0);
-        CHECK(memcmp(p->curve_pk, b2.curve_pk, 32) == 0);
+        CHECK(memcmp(p->sign_pk, old.sign_pk, 32) == 0);
+        CHECK(memcmp(p->enc_pk, t2.c.enc_pk, 32) == 0);
+        CHECK(memcmp(p->curve_pk, t2.c.curve_pk, 32) == 0);
+        CHECK(p->cert_serial == 2 && p->cert_not_after_ms == t2.c.not_after_ms);
         CHECK(p->max_tlp == TLP_RED && p->allow_types == 3);
         CHECK(p->tx_seq_reserved == 100);
         CHECK(p->rx_high_seq == 42);
@@ -423,30 +537,430 @@ static void test_partner_reupsert_keeps_sequence_state_unless_rekeyed(void)
 
     /* A new signing key is a new node: it numbers its batches from 1 again. */
     partner_t b3;
-    make_partner(&b3, "b.example", "tcp://192.0.2.7:7200");
-    CHECK(store_partner_upsert(st, &b3) == 0);
+    tcert_t t3;
+    make_partner(&b3, &t3, "b.example", "tcp://192.0.2.7:7200", 3);
+    CHECK(upsert(st, &b3, &t3) == 0);
     CHECK(store_partners(st, &list, &n) == 0);
     CHECK(n == 2 && list[0].rx_high_seq == 0 && list[0].tx_seq_reserved == 100);
+    CHECK(n == 2 && list[0].last_receipt_ms == 123456);
+    CHECK(n == 2 && memcmp(list[0].sign_pk, t3.c.sign_pk, 32) == 0);
     free(list);
+    tcert_free(&t2);
+    tcert_free(&t3);
     store_destroy(&st);
 }
 
-static void test_partner_curve_key_must_be_unique(void)
+static void test_partner_keys_list_upserted_certificate_as_current(void)
 {
-    int64_t pid_b = 0, pid_c = 0;
-    store_t *st = fresh_store("curve-unique", &pid_b, &pid_c);
+    char dir[256], err[512] = "";
+    fresh_dir(dir, sizeof dir, "partner-keys");
+    store_t *st = store_open(dir, STORE_RW, err, sizeof err);
     CHECK(st != NULL);
     if (!st)
         return;
-    partner_t *list = NULL;
+    partner_t b;
+    tcert_t tb;
+    make_partner(&b, &tb, "b.example", "tcp://127.0.0.1:7102", 7);
+    uint64_t before = now_ms();
+    CHECK(upsert(st, &b, &tb) == 0);
+    int64_t pid = pid_of(st, "b.example");
+    CHECK(pid > 0);
     size_t n = 0;
-    CHECK(store_partners(st, &list, &n) == 0 && n == 2);
-    partner_t d;
-    make_partner(&d, "d.example", "tcp://127.0.0.1:7104");
-    if (n == 2)
-        memcpy(d.curve_pk, list[0].curve_pk, 32); /* b's transport key */
-    CHECK(store_partner_upsert(st, &d) != 0);
-    free(list);
+    partner_key_t *keys = keys_of(st, pid, &n);
+    CHECK(n == 1);
+    if (n == 1) {
+        unsigned char kid[KEYID_BYTES];
+        keyid_of(tb.c.sign_pk, 32, kid);
+        CHECK(keys[0].serial == 7);
+        CHECK(memcmp(keys[0].sign_key_id, kid, KEYID_BYTES) == 0);
+        CHECK(memcmp(keys[0].sign_pk, tb.c.sign_pk, 32) == 0);
+        CHECK(memcmp(keys[0].enc_pk, tb.c.enc_pk, 32) == 0);
+        CHECK(memcmp(keys[0].curve_pk, tb.c.curve_pk, 32) == 0);
+        CHECK(keys[0].not_after_ms == tb.c.not_after_ms);
+        CHECK(keys[0].retire_after_ms == 0); /* current */
+        CHECK(keys[0].revoked_ms == 0);
+    }
+    free(keys);
+    /* The certificate itself is kept, as received. */
+    sqlite3 *db = raw_db(dir);
+    CHECK(db != NULL);
+    sqlite3_stmt *q = NULL;
+    CHECK(db && sqlite3_prepare_v2(db, "SELECT cert, added_ms FROM partner_key", -1, &q,
+                                   NULL) == SQLITE_OK);
+    CHECK(q && sqlite3_step(q) == SQLITE_ROW);
+    CHECK(q && (size_t)sqlite3_column_bytes(q, 0) == tb.len &&
+          memcmp(sqlite3_column_blob(q, 0), tb.raw, tb.len) == 0);
+    CHECK(q && (uint64_t)sqlite3_column_int64(q, 1) >= before);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+
+    /* Another partner's history is its own; an unknown pid has none. */
+    CHECK(keys_of(st, pid + 100, &n) == NULL && n == 0);
+    tcert_free(&tb);
+    store_destroy(&st);
+}
+
+static void test_partner_key_add_rotates_with_overlap(void)
+{
+    int64_t pid_b = 0, pid_c = 0;
+    store_t *st = fresh_store("key-add", &pid_b, &pid_c);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    partner_t before_row = row_of(st, pid_b);
+    tcert_t t2;
+    CHECK(tcert_make(&t2, "b.example", "tcp://192.0.2.8:7102", 2) == 0);
+    uint64_t overlap = 3600 * 1000, t0 = now_ms();
+    CHECK(store_partner_key_add(st, pid_b, &t2.c, t2.raw, t2.len, overlap) == 0);
+    uint64_t t1 = now_ms();
+
+    /* The partner row now carries the new certificate... */
+    partner_t p = row_of(st, pid_b);
+    CHECK(p.cert_serial == 2 && p.cert_not_after_ms == t2.c.not_after_ms);
+    CHECK(memcmp(p.sign_pk, t2.c.sign_pk, 32) == 0);
+    CHECK(memcmp(p.enc_pk, t2.c.enc_pk, 32) == 0);
+    CHECK(memcmp(p.curve_pk, t2.c.curve_pk, 32) == 0);
+    CHECK_STR(p.endpoint, "tcp://192.0.2.8:7102"); /* the endpoint it names */
+    CHECK(memcmp(p.root_pk, before_row.root_pk, 32) == 0);
+    CHECK_STR(p.fingerprint, before_row.fingerprint);
+    CHECK(p.allow_types == before_row.allow_types && p.max_tlp == before_row.max_tlp);
+
+    /* ...and the old key stays usable until the overlap ends. */
+    size_t n = 0;
+    partner_key_t *keys = keys_of(st, pid_b, &n);
+    CHECK(n == 2);
+    if (n == 2) {
+        CHECK(keys[0].serial == 2 && keys[0].retire_after_ms == 0 && keys[0].revoked_ms == 0);
+        CHECK(keys[0].not_before_ms == t2.c.not_before_ms);
+        CHECK(keys[0].not_after_ms == t2.c.not_after_ms);
+        CHECK(memcmp(keys[0].curve_pk, t2.c.curve_pk, 32) == 0);
+        CHECK(keys[1].serial == 1);
+        CHECK(memcmp(keys[1].sign_pk, before_row.sign_pk, 32) == 0);
+        CHECK(keys[1].retire_after_ms >= t0 + overlap && keys[1].retire_after_ms <= t1 + overlap);
+        CHECK(keys[1].revoked_ms == 0);
+    }
+    uint64_t retire1 = n == 2 ? keys[1].retire_after_ms : 0;
+    free(keys);
+
+    /* A third certificate with a longer overlap: serial 2 retires then, but
+     * serial 1 keeps its sooner retirement. */
+    tcert_t t3;
+    CHECK(tcert_make(&t3, "b.example", "tcp://192.0.2.8:7102", 3) == 0);
+    t0 = now_ms();
+    CHECK(store_partner_key_add(st, pid_b, &t3.c, t3.raw, t3.len, 10 * overlap) == 0);
+    t1 = now_ms();
+    keys = keys_of(st, pid_b, &n);
+    CHECK(n == 3);
+    if (n == 3) {
+        CHECK(keys[0].serial == 3 && keys[0].retire_after_ms == 0);
+        CHECK(keys[1].serial == 2 && keys[1].retire_after_ms >= t0 + 10 * overlap &&
+              keys[1].retire_after_ms <= t1 + 10 * overlap);
+        CHECK(keys[2].serial == 1 && keys[2].retire_after_ms == retire1);
+    }
+    free(keys);
+    CHECK(row_of(st, pid_b).cert_serial == 3);
+
+    /* Other partners are untouched. */
+    keys = keys_of(st, pid_c, &n);
+    CHECK(n == 1 && keys && keys[0].serial == 1 && keys[0].retire_after_ms == 0);
+    free(keys);
+    CHECK(row_of(st, pid_c).cert_serial == 1);
+    tcert_free(&t2);
+    tcert_free(&t3);
+    store_destroy(&st);
+}
+
+static void test_partner_reupsert_retires_other_keys_at_once(void)
+{
+    int64_t pid_b = 0, pid_c = 0;
+    store_t *st = fresh_store("reupsert-retire", &pid_b, &pid_c);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    tcert_t t2, t3;
+    CHECK(tcert_make(&t2, "b.example", "tcp://127.0.0.1:7102", 2) == 0);
+    CHECK(store_partner_key_add(st, pid_b, &t2.c, t2.raw, t2.len, 24 * 3600 * 1000ull) == 0);
+
+    /* The operator re-adds the partner from a new bundle: no overlap. */
+    partner_t b3;
+    make_partner(&b3, &t3, "b.example", "tcp://127.0.0.1:7102", 3);
+    uint64_t t0 = now_ms();
+    CHECK(upsert(st, &b3, &t3) == 0);
+    uint64_t t1 = now_ms();
+    CHECK(pid_of(st, "b.example") == pid_b); /* the same partner */
+    size_t n = 0;
+    partner_key_t *keys = keys_of(st, pid_b, &n);
+    CHECK(n == 3);
+    if (n == 3) {
+        CHECK(keys[0].serial == 3 && keys[0].retire_after_ms == 0);
+        CHECK(memcmp(keys[0].sign_pk, t3.c.sign_pk, 32) == 0);
+        CHECK(keys[1].serial == 2 && keys[1].retire_after_ms >= t0 && keys[1].retire_after_ms <= t1);
+        CHECK(keys[2].serial == 1 && keys[2].retire_after_ms > 0 && keys[2].retire_after_ms <= t1);
+    }
+    free(keys);
+    partner_t p = row_of(st, pid_b);
+    CHECK(p.cert_serial == 3 && memcmp(p.curve_pk, t3.c.curve_pk, 32) == 0);
+
+    /* Upserting the same certificate again changes nothing in the history. */
+    CHECK(upsert(st, &b3, &t3) == 0);
+    keys = keys_of(st, pid_b, &n);
+    CHECK(n == 3 && keys && keys[0].serial == 3 && keys[0].retire_after_ms == 0);
+    free(keys);
+    keys = keys_of(st, pid_c, &n);
+    CHECK(n == 1 && keys && keys[0].retire_after_ms == 0); /* c untouched */
+    free(keys);
+    tcert_free(&t2);
+    tcert_free(&t3);
+    store_destroy(&st);
+}
+
+/* Signs l with s_root and reads it back as the daemon would; raw is the
+ * signed list (caller frees), *out the verified one (revlist_free). */
+static int sign_list(const revlist_t *l, uint8_t **raw, size_t *len, revlist_t *out)
+{
+    const char *why = NULL;
+    if (revlist_sign(l, s_root, raw, len) != 0)
+        return -1;
+    return revlist_verify(*raw, *len, s_root->pk, out, &why);
+}
+
+static void test_partner_revocations_mark_covered_keys(void)
+{
+    char dir[256];
+    int64_t pid_b = 0, pid_c = 0;
+    store_t *st = fresh_store("revocations", &pid_b, &pid_c);
+    snprintf(dir, sizeof dir, "%s/revocations", s_tmp);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    tcert_t t2, t3;
+    CHECK(tcert_make(&t2, "b.example", "tcp://127.0.0.1:7102", 2) == 0);
+    CHECK(tcert_make(&t3, "b.example", "tcp://127.0.0.1:7102", 3) == 0);
+    CHECK(store_partner_key_add(st, pid_b, &t2.c, t2.raw, t2.len, 60000) == 0);
+    CHECK(store_partner_key_add(st, pid_b, &t3.c, t3.raw, t3.len, 60000) == 0);
+
+    /* None held yet. */
+    uint8_t *got = (uint8_t *)"x";
+    size_t got_len = 99;
+    CHECK(store_partner_rev_list(st, pid_b, &got, &got_len) == 0);
+    CHECK(got == NULL && got_len == 0);
+
+    /* List 5 revokes serial 1 by serial and serial 3 by its signing key id;
+     * c's key id in b's list does not touch c. */
+    partner_t c = row_of(st, pid_c);
+    unsigned char kid3[KEYID_BYTES], kidc[KEYID_BYTES];
+    keyid_of(t3.c.sign_pk, 32, kid3);
+    keyid_of(c.sign_pk, 32, kidc);
+    revlist_t l, v;
+    memset(&l, 0, sizeof l);
+    memset(&v, 0, sizeof v);
+    str_copy(l.agency, sizeof l.agency, "b.example");
+    l.number = 5;
+    l.issued_ms = now_ms();
+    CHECK(revlist_add_serial(&l, 1) == 0 && revlist_add_key_id(&l, kid3) == 0 &&
+          revlist_add_key_id(&l, kidc) == 0);
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    CHECK(sign_list(&l, &raw, &len, &v) == 0);
+    uint64_t t0 = now_ms();
+    CHECK(store_partner_revocations(st, pid_b, &v, raw, len) == 0);
+    uint64_t t1 = now_ms();
+
+    size_t n = 0;
+    partner_key_t *keys = keys_of(st, pid_b, &n);
+    CHECK(n == 3);
+    if (n == 3) {
+        CHECK(keys[0].serial == 3 && keys[0].revoked_ms >= t0 && keys[0].revoked_ms <= t1);
+        CHECK(keys[1].serial == 2 && keys[1].revoked_ms == 0);
+        CHECK(keys[2].serial == 1 && keys[2].revoked_ms >= t0 && keys[2].revoked_ms <= t1);
+    }
+    free(keys);
+    keys = keys_of(st, pid_c, &n);
+    CHECK(n == 1 && keys && keys[0].revoked_ms == 0);
+    free(keys);
+    CHECK(row_of(st, pid_b).rev_number == 5);
+    CHECK(row_of(st, pid_c).rev_number == 0);
+
+    /* The list comes back byte for byte, and still verifies. */
+    CHECK(store_partner_rev_list(st, pid_b, &got, &got_len) == 0);
+    CHECK(got && got_len == len && memcmp(got, raw, len) == 0);
+    revlist_t back;
+    const char *why = NULL;
+    CHECK(got && revlist_verify(got, got_len, s_root->pk, &back, &why) == 0);
+    CHECK(got && back.number == 5 && revlist_covers(&back, 1, kid3));
+    if (got)
+        revlist_free(&back);
+    free(got);
+    got = (uint8_t *)"x";
+    CHECK(store_partner_rev_list(st, pid_c, &got, &got_len) == 0);
+    CHECK(got == NULL && got_len == 0);
+    CHECK(store_partner_rev_list(st, pid_b + pid_c + 100, &got, &got_len) != 0); /* no partner */
+    free(raw);
+    revlist_free(&v);
+
+    /* List 6 adds serial 2: it is marked now; the time serial 1 was marked
+     * stays what it was. */
+    sqlite3 *db = raw_db(dir);
+    CHECK(db && sqlite3_exec(db, "UPDATE partner_key SET revoked_ms = 1234 WHERE serial = 1",
+                             NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    l.number = 6;
+    CHECK(revlist_add_serial(&l, 2) == 0);
+    CHECK(sign_list(&l, &raw, &len, &v) == 0);
+    CHECK(store_partner_revocations(st, pid_b, &v, raw, len) == 0);
+    keys = keys_of(st, pid_b, &n);
+    CHECK(n == 3);
+    if (n == 3) {
+        CHECK(keys[0].serial == 3 && keys[0].revoked_ms > 1234);
+        CHECK(keys[1].serial == 2 && keys[1].revoked_ms > 1234);
+        CHECK(keys[2].serial == 1 && keys[2].revoked_ms == 1234);
+    }
+    free(keys);
+    CHECK(row_of(st, pid_b).rev_number == 6);
+    CHECK(store_partner_rev_list(st, pid_b, &got, &got_len) == 0);
+    CHECK(got && got_len == len && memcmp(got, raw, len) == 0);
+    free(got);
+    free(raw);
+    revlist_free(&v);
+    revlist_free(&l);
+    tcert_free(&t2);
+    tcert_free(&t3);
+    store_destroy(&st);
+}
+
+static void test_partner_acked_serial_and_rev_number_round_trip(void)
+{
+    int64_t pid_b = 0, pid_c = 0;
+    store_t *st = fresh_store("acked", &pid_b, &pid_c);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    CHECK(store_partner_set_acked(st, pid_b, 3) == 0);
+    CHECK(row_of(st, pid_b).acked_serial == 3);
+    CHECK(row_of(st, pid_c).acked_serial == 0);
+    CHECK(store_partner_set_acked(st, pid_b, 4) == 0);
+    CHECK(row_of(st, pid_b).acked_serial == 4);
+
+    revlist_t l, v;
+    memset(&l, 0, sizeof l);
+    str_copy(l.agency, sizeof l.agency, "c.example");
+    l.number = 9;
+    CHECK(revlist_add_serial(&l, 77) == 0);
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    CHECK(sign_list(&l, &raw, &len, &v) == 0);
+    CHECK(store_partner_revocations(st, pid_c, &v, raw, len) == 0);
+    CHECK(row_of(st, pid_c).rev_number == 9);
+    CHECK(row_of(st, pid_b).rev_number == 0);
+
+    /* Re-adding a partner under the same root keeps both. */
+    partner_t c2;
+    tcert_t t2;
+    make_partner(&c2, &t2, "c.example", "tcp://127.0.0.1:7103", 2);
+    CHECK(upsert(st, &c2, &t2) == 0);
+    partner_t p = row_of(st, pid_c);
+    CHECK(p.rev_number == 9 && p.cert_serial == 2);
+    CHECK(store_partner_set_acked(st, pid_c, 1) == 0);
+    CHECK(row_of(st, pid_c).acked_serial == 1 && row_of(st, pid_b).acked_serial == 4);
+    free(raw);
+    revlist_free(&v);
+    revlist_free(&l);
+    tcert_free(&t2);
+    store_destroy(&st);
+}
+
+static void test_failed_partner_upsert_leaves_nothing(void)
+{
+    char dir[256];
+    int64_t pid_b = 0, pid_c = 0;
+    store_t *st = fresh_store("upsert-fails", &pid_b, &pid_c);
+    snprintf(dir, sizeof dir, "%s/upsert-fails", s_tmp);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    /* Writing the key history of serial 99 fails (a trigger stands in for a
+     * full disk): the partner row must not change either. */
+    sqlite3 *db = raw_db(dir);
+    CHECK(db && sqlite3_exec(db, "CREATE TRIGGER fail_99 BEFORE INSERT ON partner_key"
+                                 " WHEN NEW.serial = 99 BEGIN SELECT RAISE(ABORT, 'test'); END",
+                             NULL, NULL, NULL) == SQLITE_OK);
+    partner_t d, b2;
+    tcert_t td, tb;
+    make_partner(&d, &td, "d.example", "tcp://127.0.0.1:7104", 99);
+    CHECK(upsert(st, &d, &td) != 0);
+    CHECK(pid_of(st, "d.example") == 0);
+    /* Nor is an existing partner changed, nor its keys retired. */
+    partner_t old = row_of(st, pid_b);
+    make_partner(&b2, &tb, "b.example", "tcp://192.0.2.1:7102", 99);
+    CHECK(upsert(st, &b2, &tb) != 0);
+    partner_t now = row_of(st, pid_b);
+    CHECK(now.cert_serial == 1 && memcmp(now.sign_pk, old.sign_pk, 32) == 0);
+    CHECK_STR(now.endpoint, old.endpoint);
+    CHECK(raw_count(db, "SELECT count(*) FROM partner") == 2);
+    CHECK(raw_count(db, "SELECT count(*) FROM partner_key") == 2);
+    CHECK(raw_count(db, "SELECT count(*) FROM partner_key WHERE retire_after_ms <> 0") == 0);
+    /* And no transaction is left open: the next upsert works. */
+    CHECK(store_begin(st) == 0);
+    CHECK(store_commit(st) == 0);
+    CHECK(db && sqlite3_exec(db, "DROP TRIGGER fail_99", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(upsert(st, &d, &td) == 0);
+    CHECK(pid_of(st, "d.example") > 0);
+    tcert_free(&td);
+    tcert_free(&tb);
+    store_destroy(&st);
+}
+
+static void test_own_key_put_and_retire(void)
+{
+    char dir[256], err[512] = "";
+    fresh_dir(dir, sizeof dir, "own-keys");
+    store_t *st = store_open(dir, STORE_RW, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    tcert_t t1, t2, t1b;
+    CHECK(tcert_make(&t1, "a.example", "tcp://127.0.0.1:7101", 1) == 0);
+    CHECK(tcert_make(&t2, "a.example", "tcp://127.0.0.1:7101", 2) == 0);
+    CHECK(tcert_make(&t1b, "a.example", "tcp://127.0.0.1:7101", 1) == 0);
+    uint64_t t0 = now_ms();
+    CHECK(store_own_key_put(st, &t1.c, t1.raw, t1.len) == 0);
+    CHECK(store_own_key_put(st, &t2.c, t2.raw, t2.len) == 0);
+    CHECK(store_own_key_put(st, &t1b.c, t1b.raw, t1b.len) == 0); /* serial 1 held: ignored */
+    CHECK(store_own_key_retire(st, 1, 5000) == 0);
+    CHECK(store_own_key_retire(st, 1, 9000) == 0); /* retired once */
+    CHECK(store_own_key_retire(st, 42, 5000) == 0); /* unknown: nothing */
+
+    sqlite3 *db = raw_db(dir);
+    CHECK(db != NULL);
+    CHECK(raw_count(db, "SELECT count(*) FROM own_key") == 2);
+    CHECK(raw_count(db, "SELECT retired_ms FROM own_key WHERE serial = 1") == 5000);
+    CHECK(raw_count(db, "SELECT retired_ms FROM own_key WHERE serial = 2") == 0);
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT min(installed_ms) >= %llu FROM own_key",
+             (unsigned long long)t0);
+    CHECK(raw_count(db, sql) == 1);
+    sqlite3_stmt *q = NULL;
+    CHECK(db && sqlite3_prepare_v2(db, "SELECT serial, sign_pk, enc_pk, curve_pk, cert FROM own_key"
+                                   " ORDER BY serial", -1, &q, NULL) == SQLITE_OK);
+    const tcert_t *want[] = {&t1, &t2};
+    for (int i = 0; q && i < 2; i++) {
+        CHECK(sqlite3_step(q) == SQLITE_ROW);
+        CHECK((uint64_t)sqlite3_column_int64(q, 0) == want[i]->c.serial);
+        CHECK(sqlite3_column_bytes(q, 1) == 32 &&
+              memcmp(sqlite3_column_blob(q, 1), want[i]->c.sign_pk, 32) == 0);
+        CHECK(sqlite3_column_bytes(q, 2) == 32 &&
+              memcmp(sqlite3_column_blob(q, 2), want[i]->c.enc_pk, 32) == 0);
+        CHECK(sqlite3_column_bytes(q, 3) == 32 &&
+              memcmp(sqlite3_column_blob(q, 3), want[i]->c.curve_pk, 32) == 0);
+        CHECK((size_t)sqlite3_column_bytes(q, 4) == want[i]->len &&
+              memcmp(sqlite3_column_blob(q, 4), want[i]->raw, want[i]->len) == 0);
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    tcert_free(&t1);
+    tcert_free(&t2);
+    tcert_free(&t1b);
     store_destroy(&st);
 }
 
@@ -757,7 +1271,7 @@ static void test_outbox_done_removes_only_that_version(void)
     CHECK(queue(st, pid_b, v2.rid, v2.modified) == 0);
     CHECK(outbox_count(st, pid_b) == 2);
 
-    CHECK(done(st, pid_b, v1.id, v1.modified) == 0); /* old receipt */
+    CHECK(done(st, pid_b, v1.rid, v1.modified) == 0); /* old receipt */
     CHECK(outbox_count(st, pid_b) == 2);             /* the newer version stays */
     outbox_batch_t b;
     CHECK(store_outbox_fetch(st, pid_b, 0, 10, &b) == 0);
@@ -765,14 +1279,18 @@ static void test_outbox_done_removes_only_that_version(void)
           b.items[0]->tlp == MOUX__TLP__TLP_AMBER);
     outbox_batch_free(&b);
 
-    CHECK(done(st, pid_b, v1.id, v2.modified) == 0);
+    CHECK(done(st, pid_b, v1.rid, v2.modified) == 0);
     CHECK(outbox_count(st, pid_b) == 1);
     CHECK(outbox_count(st, pid_c) == 1); /* other partners' queues untouched */
-    CHECK(done(st, pid_b, "indicator--00000000-0000-4000-8000-000000000000",
-               other.modified) == 0); /* unknown id: nothing happens */
+    CHECK(done(st, pid_b, 999999, other.modified) == 0); /* unknown row: nothing happens */
     CHECK(outbox_count(st, pid_b) == 1);
-    CHECK(done(st, pid_b, other.id, other.modified) == 0);
+    /* A receipt for a newer version than the one queued covers it too. */
+    CHECK(done(st, pid_b, other.rid, other.modified + 5) == 0);
     CHECK(outbox_count(st, pid_b) == 0);
+    /* A dropped entry (policy no longer allows it) goes without delivery. */
+    CHECK(queue(st, pid_c, other.rid, other.modified) == 0);
+    CHECK(store_outbox_drop(st, pid_c, other.rid) == 0);
+    CHECK(outbox_count(st, pid_c) == 1);
     store_destroy(&st);
 }
 
@@ -970,6 +1488,9 @@ int main(void)
 {
     if (sodium_init() < 0)
         return 1;
+    s_root = rootkey_generate();
+    if (!s_root)
+        return 1;
     snprintf(s_tmp, sizeof s_tmp, "/tmp/moux-test-store-XXXXXX");
     if (!mkdtemp(s_tmp)) {
         perror("mkdtemp");
@@ -981,7 +1502,13 @@ int main(void)
     RUN(test_newer_schema_refused);
     RUN(test_partner_upsert_and_list);
     RUN(test_partner_reupsert_keeps_sequence_state_unless_rekeyed);
-    RUN(test_partner_curve_key_must_be_unique);
+    RUN(test_partner_keys_list_upserted_certificate_as_current);
+    RUN(test_partner_key_add_rotates_with_overlap);
+    RUN(test_partner_reupsert_retires_other_keys_at_once);
+    RUN(test_partner_revocations_mark_covered_keys);
+    RUN(test_partner_acked_serial_and_rev_number_round_trip);
+    RUN(test_failed_partner_upsert_leaves_nothing);
+    RUN(test_own_key_put_and_retire);
     RUN(test_put_local_new);
     RUN(test_put_local_same_is_unchanged);
     RUN(test_put_local_changed_is_new_version);
@@ -999,5 +1526,6 @@ int main(void)
     RUN(test_event_inserted);
     RUN(test_query_filters);
     rm_rf(s_tmp);
+    rootkey_destroy(&s_root);
     return TEST_DONE();
 }
