@@ -65,7 +65,7 @@ mkdir -p "$WORK/forger/keys"
 cp "$A/moux.conf" "$WORK/forger/"
 cp "$A"/retired/1/keys/{sign,enc}.{pub,sec} "$WORK/forger/keys/"
 cp "$A"/keys/curve.{pub,sec} "$WORK/forger/keys/"
-out=$("$HOSTILE" --as "$WORK/forger" --to "$B" --seq 900000 --value 198.51.100.99 valid)
+out=$("$HOSTILE" --timeout-ms 20000 --as "$WORK/forger" --to "$B" --seq 900000 --value 198.51.100.99 valid)
 jq -e '.receipt == true and .status == "refused" and .reason == "revoked-key"' <<<"$out" >/dev/null \
     || fail "batch signed with the revoked key not refused as revoked-key: $out"
 [ "$(count_where "$B" '.value=="198.51.100.99"')" = 0 ] || fail "revoked key's item stored"
@@ -89,10 +89,10 @@ note "revocation: old key refused (batch and connection), current key flows"
 # A certificate that ends: the node stops sending and says why; renewed, it
 # resumes (the partner admits the expired key's connection, so the renewal
 # can reach it over the link, but takes no batch signed under it).
-until=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ)
+until=$(date -u -d "+10 seconds" +%Y-%m-%dT%H:%M:%SZ)
 "$MOUX" keys certify -d "$A" --root "$WORK/vn.ais.root" --until "$until" >/dev/null
 expired() { "$MOUX" status -d "$A" --json | jq -e '.warnings | map(test("expired")) | any'; }
-wait_for 15 "vn.ais's certificate to expire" expired
+wait_for 30 "vn.ais's certificate to expire" expired
 "$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.251 >/dev/null
 held() { "$MOUX" status -d "$A" --json |
     jq -e '.partners[0].outbox == 1 and (.partners[0].last_error | test("not sending: our certificate"))'; }

@@ -34,7 +34,7 @@ note "outbound: RED version and tightened type kept home and recorded; $batches 
 
 # Inbound: a partner may not name a third agency as an item's origin.
 "$CLUSTER" stop "$WORK" us.cisa
-out=$("$MOUX_BIN/mouxhostile" --as "$B" --to "$A" --seq 800000 --origin vn.ncsc \
+out=$("$MOUX_BIN/mouxhostile" --timeout-ms 15000 --as "$B" --to "$A" --seq 800000 --origin vn.ncsc \
       --value 198.51.100.44 valid)
 jq -e '.receipt == true and .results[0].status == "rejected" and .results[0].reason == "origin-mismatch"' \
     <<<"$out" >/dev/null || fail "an item with another agency's origin was not refused: $out"

@@ -21,7 +21,7 @@ note "cluster up; us.cisa stopped; attacking vn.ais with us.cisa's keys"
 # attack MODE [OPTIONS...]: runs mouxhostile, prints its JSON line.
 attack() {
     local mode=$1; shift
-    "$HOSTILE" --as "$WORK/us.cisa" --to "$T" --other "$WORK/vn.ncsc" --timeout-ms 5000 \
+    "$HOSTILE" --as "$WORK/us.cisa" --to "$T" --other "$WORK/vn.ncsc" --timeout-ms 15000 \
         "$@" "$mode" 2>>"$WORK/hostile.log" || fail "mouxhostile $mode did not run (see hostile.log)"
 }
 
