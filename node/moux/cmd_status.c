@@ -84,6 +84,11 @@ static void s_print(json_t *s)
                (long long)json_integer_value(json_object_get(p, "outbox")), last ? last : "never");
         if (err)
             printf("  %-20s last error: %s\n", "", err);
+        json_int_t revoked = json_integer_value(json_object_get(p, "revoked_certificates"));
+        if (revoked)
+            printf("  %-20s %lld certificate(s) revoked (revocation list %lld)\n", "",
+                   (long long)revoked,
+                   (long long)json_integer_value(json_object_get(p, "revocation_list")));
         json_int_t refused = json_integer_value(json_object_get(p, "refused_in"));
         if (refused)
             printf("  %-20s refused from partner: %lld\n", "", (long long)refused);

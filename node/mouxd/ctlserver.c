@@ -100,6 +100,9 @@ static json_t *s_status(daemon_t *d)
         json_object_set_new(o, "certificate",
                             s_cert_json(whose, p->cert_serial, p->cert_not_after_ms, warnings));
         json_object_set_new(o, "holds_our_serial", json_integer((json_int_t)p->acked_serial));
+        json_object_set_new(o, "revocation_list", json_integer((json_int_t)p->rev_number));
+        json_object_set_new(o, "revoked_certificates",
+                            json_integer((json_int_t)link_revoked_count(l)));
         json_array_append_new(partners, o);
     }
     char started[32];

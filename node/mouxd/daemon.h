@@ -90,6 +90,8 @@ const char *link_key_check(const link_t *self, const unsigned char id[KEYID_BYTE
                            const partner_key_t **out);
 /* 1 if a key of this partner with this CURVE key may connect now. */
 int link_admits_curve(const link_t *self, const unsigned char curve_pk[32], uint64_t now);
+/* How many of the partner's certificates are revoked. */
+size_t link_revoked_count(const link_t *self);
 /* Re-reads the partner's keys and revocations from the store. */
 int link_refresh(link_t *self);
 /* Set when the link must be rebuilt (new partner transport key, or our

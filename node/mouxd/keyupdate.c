@@ -417,11 +417,12 @@ void keys_on_update(daemon_t *d, link_t *link, const Moux__KeyUpdate *ku, Moux__
     const partner_t *p = link_partner(link);
     const char *why = NULL;
     uint64_t serial = p->cert_serial, number = p->rev_number;
-    /* The list first: a certificate it revokes must not get in. */
-    if (ku->revocations)
-        why = s_take_revs(d, link, ku->revocations, &number);
-    if (!why && ku->cert)
-        why = s_take_cert(d, link, ku->cert, &serial);
+    /* The list first: a certificate it revokes must not get in. A refused
+     * list does not stop the certificate, which is checked against the
+     * newest list we hold either way. */
+    const char *why_revs = ku->revocations ? s_take_revs(d, link, ku->revocations, &number) : NULL;
+    const char *why_cert = ku->cert ? s_take_cert(d, link, ku->cert, &serial) : NULL;
+    why = why_revs ? why_revs : why_cert;
     if (why) {
         log_warn("KEYS-REFUSED", "partner %s: key update refused: %s", p->agency, why);
         store_event(d->store, "key-update-refused", p->agency, NULL, why, NULL);

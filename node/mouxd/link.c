@@ -121,6 +121,14 @@ int link_admits_curve(const link_t *self, const unsigned char curve_pk[32], uint
     return 0;
 }
 
+size_t link_revoked_count(const link_t *self)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->n_pkeys; i++)
+        n += self->pkeys[i].revoked_ms != 0;
+    return n;
+}
+
 int link_refresh(link_t *self)
 {
     partner_key_t *keys = NULL;

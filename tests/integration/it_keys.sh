@@ -58,6 +58,8 @@ mv "$WORK/offline-vn.ais.root" "$WORK/vn.ais.root"
 revoked() { [ "$(sqlite3 "$B/store.db" "select revoked_ms > 0 from partner_key where serial = 1")" = 1 ]; }
 wait_for 10 "us.cisa holds the revocation" revoked
 grep -q "REVOCATION-RECEIVED: partner vn.ais" "$B/mouxd.log" || fail "revocation not logged at us.cisa"
+"$MOUX" status -d "$B" --json | jq -e '.partners[0].revoked_certificates == 1 and .partners[0].revocation_list == 1' \
+    >/dev/null || fail "us.cisa's status does not show the revocation"
 
 # A batch signed with the revoked key, over a transport key that is still
 # good: refused, with the reason in the receipt, the log and the events.
@@ -79,6 +81,21 @@ cp "$A"/retired/1/keys/*.{pub,sec} "$WORK/old/keys/"
 out=$("$HOSTILE" --as "$WORK/old" --to "$B" --seq 900001 valid)
 jq -e '.receipt == false' <<<"$out" >/dev/null || fail "revoked transport key got an answer: $out"
 grep -q "ZAP-DENIED" "$B/mouxd.log" || fail "ZAP did not refuse the revoked transport key"
+
+# An older revocation list replayed over a newer one is refused: list 2 is
+# issued, then list 1 is put back and announced again.
+cp "$A/keys/revocations.list" "$WORK/list1"
+"$MOUX" keys revoke -d "$A" --root "$WORK/vn.ais.root" --serial 77 >/dev/null
+list2() { [ "$(sqlite3 "$B/store.db" "select rev_number from partner")" = 2 ]; }
+wait_for 10 "us.cisa holds list 2" list2
+cp "$A/keys/revocations.list" "$WORK/list2"
+cp "$WORK/list1" "$A/keys/revocations.list"
+"$CLUSTER" stop "$WORK" vn.ais && "$CLUSTER" start "$WORK" vn.ais # announces list 1
+replay_refused() { [ "$(sqlite3 "$B/store.db" "select count(*) from event where reason='revocation-list-older'")" -ge 1 ]; }
+wait_for 15 "the replayed list 1 to be refused" replay_refused
+[ "$(sqlite3 "$B/store.db" "select rev_number from partner")" = 2 ] || fail "list 1 replaced list 2"
+cp "$WORK/list2" "$A/keys/revocations.list"
+note "an older revocation list replayed over a newer one: refused (revocation-list-older)"
 
 # Traffic with the current key still flows.
 "$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.250 >/dev/null
