@@ -80,7 +80,7 @@ static const char *s_sql[Q_COUNT] = {
         "SELECT o.rid, i.id, i.type, i.value, i.pattern, i.tlp, i.confidence, i.created_ms,"
         " i.modified_ms, i.valid_from_ms, i.valid_until_ms, i.revoked, i.origin, i.hops"
         " FROM outbox o JOIN indicator i ON i.rid = o.rid"
-        " WHERE o.pid = ?1 AND o.rid > ?2 ORDER BY o.rid LIMIT ?3",
+        " WHERE o.pid = ?1 AND o.rid > ?2 AND o.rid <= ?4 ORDER BY o.rid LIMIT ?3",
     [Q_FIND_LOCAL] = "SELECT rid, id, tlp, confidence, valid_until_ms, created_ms, modified_ms,"
                      " valid_from_ms FROM indicator WHERE type = ?1 AND value = ?2"
                      " AND from_pid IS NULL AND revoked = 0 LIMIT 1",
@@ -923,6 +923,26 @@ static Moux__Indicator *s_row_to_indicator(sqlite3_stmt *st)
 int store_outbox_fetch(store_t *self, int64_t pid, int64_t after, size_t max,
                        outbox_batch_t *out)
 {
+    return store_outbox_fetch_range(self, pid, after, INT64_MAX, max, out);
+}
+
+int store_outbox_last(store_t *self, int64_t pid, int64_t *rid)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, "SELECT coalesce(max(rid), 0) FROM outbox WHERE pid = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+    if (rc == 0)
+        *rid = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_outbox_fetch_range(store_t *self, int64_t pid, int64_t after, int64_t upto,
+                             size_t max, outbox_batch_t *out)
+{
     memset(out, 0, sizeof *out);
     out->items = calloc(max, sizeof *out->items);
     out->rids = calloc(max, sizeof *out->rids);
@@ -934,6 +954,7 @@ int store_outbox_fetch(store_t *self, int64_t pid, int64_t after, size_t max,
     sqlite3_bind_int64(st, 1, pid);
     sqlite3_bind_int64(st, 2, after);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+    sqlite3_bind_int64(st, 4, upto);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && out->n < max) {
         Moux__Indicator *ind = s_row_to_indicator(st);

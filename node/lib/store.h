@@ -129,6 +129,11 @@ typedef struct {
 int store_outbox_fetch(store_t *self, int64_t pid, int64_t after, size_t max,
                        outbox_batch_t *out);
 void outbox_batch_free(outbox_batch_t *b);
+/* The same for row ids in (after, upto]. */
+int store_outbox_fetch_range(store_t *self, int64_t pid, int64_t after, int64_t upto,
+                             size_t max, outbox_batch_t *out);
+/* The highest row id queued for pid (0 when none). */
+int store_outbox_last(store_t *self, int64_t pid, int64_t *rid);
 
 /* ---- received batches and receipts ---- */
 /* 1 and the stored receipt frame (*frame owned by caller, free) if this

@@ -84,6 +84,21 @@ static void s_print(json_t *s)
                (long long)json_integer_value(json_object_get(p, "outbox")), last ? last : "never");
         if (err)
             printf("  %-20s last error: %s\n", "", err);
+        json_int_t rate = json_integer_value(json_object_get(p, "rate_per_s"));
+        json_t *eta = json_object_get(p, "eta_s");
+        if (rate || json_is_true(json_object_get(p, "catching_up"))) {
+            printf("  %-20s %sdelivering %lld items/s", "",
+                   json_is_true(json_object_get(p, "catching_up")) ? "catching up: " : "",
+                   (long long)rate);
+            if (json_is_integer(eta))
+                printf(", about %lld s to drain", (long long)json_integer_value(eta));
+            printf("\n");
+        }
+        json_int_t throttled = json_integer_value(json_object_get(p, "throttled_s"));
+        if (throttled)
+            printf("  %-20s THROTTLED for abuse: frames dropped for %lld s more (%lld so far)\n",
+                   "", (long long)throttled,
+                   (long long)json_integer_value(json_object_get(p, "dropped_abusive")));
         json_int_t revoked = json_integer_value(json_object_get(p, "revoked_certificates"));
         if (revoked)
             printf("  %-20s %lld certificate(s) revoked (revocation list %lld)\n", "",

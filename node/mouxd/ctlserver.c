@@ -100,6 +100,15 @@ static json_t *s_status(daemon_t *d)
         json_object_set_new(o, "certificate",
                             s_cert_json(whose, p->cert_serial, p->cert_not_after_ms, warnings));
         json_object_set_new(o, "holds_our_serial", json_integer((json_int_t)p->acked_serial));
+        double rate = link_rate(l);
+        json_object_set_new(o, "rate_per_s", json_integer((json_int_t)(rate + 0.5)));
+        json_object_set_new(o, "catching_up", json_boolean(link_in_catch_up(l)));
+        json_object_set_new(o, "eta_s", rate >= 1 && outbox
+                                            ? json_integer((json_int_t)((double)outbox / rate))
+                                            : json_null());
+        uint64_t until = link_throttled_until(l), mono = mono_ms();
+        json_object_set_new(o, "throttled_s", json_integer(until > mono ? (json_int_t)((until - mono) / 1000) : 0));
+        json_object_set_new(o, "dropped_abusive", json_integer((json_int_t)link_dropped(l)));
         json_object_set_new(o, "revocation_list", json_integer((json_int_t)p->rev_number));
         json_object_set_new(o, "revoked_certificates",
                             json_integer((json_int_t)link_revoked_count(l)));

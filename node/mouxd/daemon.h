@@ -102,7 +102,14 @@ void link_send_key_update(link_t *self);
 int link_is_up(const link_t *self);
 uint64_t link_last_receipt(const link_t *self);
 uint64_t link_refused_in(const link_t *self); /* batches/frames we refused */
+/* A refusal from this partner; too many in a short time throttle it. */
 void link_count_refusal(link_t *self);
+/* 1 (and counted) if the partner's frames are being dropped for abuse. */
+int link_throttled(link_t *self);
+uint64_t link_throttled_until(const link_t *self); /* monotonic ms; 0 never */
+uint64_t link_dropped(const link_t *self);
+double link_rate(const link_t *self);   /* items receipted per second, smoothed */
+int link_in_catch_up(const link_t *self);
 void link_set_rx_high(link_t *self, uint64_t seq);
 const char *link_last_error(const link_t *self);
 void link_on_monitor(link_t *self);

@@ -349,6 +349,15 @@ static int s_recv_one(daemon_t *d)
         goto out;
     }
     s_ctx_t c = {d, link, link_partner(link), &route, NULL, NULL};
+    if (link_throttled(link)) { /* abuse: dropped unread, no receipt, no log line each */
+        for (int more = zmq_msg_more(&body); more;) {
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            more = zmq_msg_recv(&extra, d->router, 0) >= 0 && zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+        }
+        goto out;
+    }
     if (zmq_msg_more(&body)) { /* a message is one frame: drain the rest, refuse it */
         /* The parts of a message arrive together: blocking reads end at its
          * last part, and no part can pass for the next message's route. */

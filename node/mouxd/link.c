@@ -64,7 +64,18 @@ struct link {
     s_sent_t sent[SENT_RING];
     size_t sent_next;
     unsigned char id_hash_key[crypto_shorthash_KEYBYTES];
-    int64_t cursor;          /* highest outbox row id in flight */
+    int64_t cursor;          /* highest outbox row id in flight (the backlog's) */
+    /* Catch-up: a backlog found when the link comes up is sent in order,
+     * and batches of what is published meanwhile (rows above live_floor)
+     * alternate with it, so new items do not wait for the whole backlog. */
+    int64_t live_floor, live_cursor;
+    int live_turn;
+    /* Delivery rate, for status: items receipted, smoothed per second. */
+    uint64_t delivered, delivered_at_sample, rate_sample_ms;
+    double rate;
+    /* Abuse: refusals in the current window; past a limit, the partner's
+     * frames are dropped unread for a while. */
+    uint64_t abuse_window_ms, abuse_count, throttled_until_ms, dropped;
     uint64_t backoff_ms, retry_at_ms;
     uint64_t last_receipt_ms, refused_in;
     char last_error[ENDPOINT_MAX + 64];
@@ -152,7 +163,6 @@ static const partner_key_t *s_current_key(const link_t *self)
 int link_is_up(const link_t *self) { return self->up; }
 uint64_t link_last_receipt(const link_t *self) { return self->last_receipt_ms; }
 uint64_t link_refused_in(const link_t *self) { return self->refused_in; }
-void link_count_refusal(link_t *self) { self->refused_in++; }
 const char *link_last_error(const link_t *self) { return self->last_error; }
 
 void link_set_rx_high(link_t *self, uint64_t seq)
@@ -275,6 +285,21 @@ static void s_rewind(link_t *self)
 {
     self->n_inflight = 0;
     self->cursor = 0;
+    self->live_cursor = self->live_floor;
+}
+
+/* At link-up: a backlog of more than a few batches is a catch-up. */
+static void s_start_catch_up(link_t *self)
+{
+    int64_t depth = 0, last = 0;
+    self->live_floor = 0;
+    if (store_outbox_count(self->d->store, self->p.pid, &depth) == 0 &&
+        depth > 4 * self->d->cfg.batch_max_items &&
+        store_outbox_last(self->d->store, self->p.pid, &last) == 0) {
+        self->live_floor = self->live_cursor = last;
+        log_info("CATCH-UP", "partner %s: %lld items queued; new items are interleaved",
+                 self->p.agency, (long long)depth);
+    }
 }
 
 void link_on_monitor(link_t *self)
@@ -296,6 +321,7 @@ void link_on_monitor(link_t *self)
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             self->up = 1;
             self->last_error[0] = '\0';
+            s_start_catch_up(self);
             s_rewind(self);
             self->retry_at_ms = 0;
             log_info("LINK-UP", "partner %s: link up (%s)", self->p.agency, self->p.endpoint);
@@ -414,14 +440,15 @@ static int s_remember(link_t *self, const envelope_meta_t *meta, const uint8_t *
     return 0;
 }
 
-/* Seals and sends one batch; 1 sent, 0 nothing to send or cannot send now,
- * -1 error. */
-static int s_send_one(link_t *self)
+/* Seals and sends one batch from the outbox rows in (*cursor, upto] and
+ * moves *cursor past it; 1 sent (or skipped refused rows), 0 nothing to
+ * send or cannot send now, -1 error. */
+static int s_send_one(link_t *self, int64_t *cursor, int64_t upto)
 {
     daemon_t *d = self->d;
     outbox_batch_t ob;
-    if (store_outbox_fetch(d->store, self->p.pid, self->cursor, (size_t)d->cfg.batch_max_items,
-                           &ob) != 0) {
+    if (store_outbox_fetch_range(d->store, self->p.pid, *cursor, upto,
+                                 (size_t)d->cfg.batch_max_items, &ob) != 0) {
         log_error("STORE-OUTBOX", "partner %s: %s", self->p.agency, store_errmsg(d->store));
         return -1;
     }
@@ -432,7 +459,7 @@ static int s_send_one(link_t *self)
     int64_t last_rid = ob.rids[ob.n - 1];
     size_t allowed = s_filter_policy(self, &ob), saved = ob.n;
     if (allowed == 0) { /* everything fetched was dropped: move past it */
-        self->cursor = last_rid;
+        *cursor = last_rid;
         outbox_batch_free(&ob);
         return 1;
     }
@@ -469,7 +496,7 @@ static int s_send_one(link_t *self)
         log_warn("BATCH-UNTRACKED", "partner %s: out of memory; its receipt will be ignored and "
                  "the items resent", self->p.agency);
     /* Past every sent item, and past dropped ones if all allowed ones went. */
-    self->cursor = n == allowed ? last_rid : ob.rids[n - 1];
+    *cursor = n == allowed ? last_rid : ob.rids[n - 1];
     log_debug("BATCH-SENT", "partner %s: seq %llu, %zu items, %zu bytes", self->p.agency,
               (unsigned long long)f->seq, n, flen);
     rc = 1;
@@ -477,6 +504,27 @@ out:
     free(payload);
     free(frame);
     outbox_batch_free(&ob);
+    return rc;
+}
+
+/* The next batch: during a catch-up, backlog and live items take turns
+ * (either one alone when the other has nothing); the catch-up ends when
+ * the backlog is sent. */
+static int s_send_next(link_t *self)
+{
+    if (!self->live_floor)
+        return s_send_one(self, &self->cursor, INT64_MAX);
+    self->live_turn = !self->live_turn;
+    int rc = self->live_turn ? s_send_one(self, &self->live_cursor, INT64_MAX) : 0;
+    if (rc == 0)
+        rc = s_send_one(self, &self->cursor, self->live_floor);
+    if (rc == 0 && !self->live_turn)
+        rc = s_send_one(self, &self->live_cursor, INT64_MAX);
+    if (rc == 0 && self->cursor >= self->live_floor) {
+        log_info("CATCH-UP-DONE", "partner %s: backlog sent", self->p.agency);
+        self->cursor = self->live_cursor > self->cursor ? self->live_cursor : self->cursor;
+        self->live_floor = self->live_cursor = 0;
+    }
     return rc;
 }
 
@@ -498,7 +546,7 @@ void link_pump(link_t *self)
         }
         return;
     }
-    while (self->n_inflight < window && s_send_one(self) == 1)
+    while (self->n_inflight < window && s_send_next(self) == 1)
         ;
 }
 
@@ -511,8 +559,60 @@ static void s_back_off(link_t *self)
         self->backoff_ms = (uint64_t)self->d->cfg.retry_max_ms;
 }
 
+double link_rate(const link_t *self) { return self->rate; }
+int link_in_catch_up(const link_t *self) { return self->live_floor != 0; }
+uint64_t link_throttled_until(const link_t *self) { return self->throttled_until_ms; }
+uint64_t link_dropped(const link_t *self) { return self->dropped; }
+
+/* Smoothed items per second, sampled once a second. */
+static void s_sample_rate(link_t *self, uint64_t now)
+{
+    if (!self->rate_sample_ms) {
+        self->rate_sample_ms = now;
+        self->delivered_at_sample = self->delivered;
+        return;
+    }
+    uint64_t dt = now - self->rate_sample_ms;
+    if (dt < 1000)
+        return;
+    double inst = (double)(self->delivered - self->delivered_at_sample) * 1000.0 / (double)dt;
+    self->rate = 0.5 * self->rate + 0.5 * inst;
+    self->rate_sample_ms = now;
+    self->delivered_at_sample = self->delivered;
+}
+
+#define ABUSE_WINDOW_MS 10000
+#define ABUSE_LIMIT 50
+#define ABUSE_PENALTY_MS 30000
+
+void link_count_refusal(link_t *self)
+{
+    uint64_t now = mono_ms();
+    self->refused_in++;
+    if (now - self->abuse_window_ms > ABUSE_WINDOW_MS) {
+        self->abuse_window_ms = now;
+        self->abuse_count = 0;
+    }
+    if (++self->abuse_count > ABUSE_LIMIT && now >= self->throttled_until_ms) {
+        self->throttled_until_ms = now + ABUSE_PENALTY_MS;
+        log_warn("PARTNER-THROTTLED", "partner %s: %llu refusals within %d s; its frames are "
+                 "dropped unread for %d s", self->p.agency, (unsigned long long)self->abuse_count,
+                 ABUSE_WINDOW_MS / 1000, ABUSE_PENALTY_MS / 1000);
+        store_event(self->d->store, "partner-throttled", self->p.agency, NULL, "abuse", NULL);
+    }
+}
+
+int link_throttled(link_t *self)
+{
+    if (mono_ms() >= self->throttled_until_ms)
+        return 0;
+    self->dropped++;
+    return 1;
+}
+
 void link_tick(link_t *self, uint64_t now)
 {
+    s_sample_rate(self, now);
     if (self->n_inflight == 0)
         return;
     uint64_t oldest = self->inflight[0].sent_ms;
@@ -565,6 +665,7 @@ static int s_apply_receipt(link_t *self, const Moux__ReceiptBody *b,
         store_partner_set_last_receipt(st, self->p.pid, now_ms()) != 0 || store_commit(st) != 0)
         goto fail;
     self->last_receipt_ms = now_ms();
+    self->delivered += (uint64_t)(acc + dup + rej);
     log_debug("RECEIPT", "partner %s: seq %llu: %d accepted, %d duplicate, %d refused",
               self->p.agency, (unsigned long long)b->sequence, acc, dup, rej);
     return 0;
@@ -705,8 +806,10 @@ static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
     }
     if (s_apply_receipt(self, b, f->receipt, sent) == 0)
         self->backoff_ms = (uint64_t)self->d->cfg.retry_initial_ms;
-    if (self->n_inflight == 0)
-        self->cursor = 0; /* newer versions of sent items may wait below the cursor */
+    if (self->n_inflight == 0) { /* newer versions of sent items may wait below the cursors */
+        self->cursor = 0;
+        self->live_cursor = self->live_floor;
+    }
 out:
     if (b)
         moux__receipt_body__free_unpacked(b, &pb.allocator);
