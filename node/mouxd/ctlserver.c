@@ -124,39 +124,6 @@ static json_t *s_status(daemon_t *d)
                      "warnings", warnings, "partners", partners);
 }
 
-/* Fills one publish item from its JSON object; returns NULL or the reason. */
-static const char *s_item_from_json(json_t *o, publish_item_t *it, char *value, char *pattern)
-{
-    const char *type = NULL, *val = NULL, *tlp = "amber";
-    json_int_t conf = 50, until = 0;
-    if (json_unpack(o, "{s:s, s:s, s?s, s?I, s?I}", "type", &type, "value", &val, "tlp", &tlp,
-                    "confidence", &conf, "valid_until_ms", &until) != 0)
-        return "item needs string \"type\" and \"value\"";
-    ind_type_t t;
-    tlp_t level;
-    const char *why = NULL;
-    if (ind_type_parse(type, &t) != 0)
-        return "unknown indicator type";
-    if (tlp_parse(tlp, &level) != 0)
-        return "unknown TLP";
-    if (conf < 0 || conf > 100)
-        return "confidence must be 0-100";
-    if (until < 0)
-        return "valid_until_ms must not be negative";
-    if (ind_normalise(t, val, value, IND_VALUE_MAX + 1, &why) != 0)
-        return why;
-    if (ind_pattern(t, value, pattern, IND_PATTERN_MAX + 1) != 0)
-        return "value too long for a pattern";
-    moux__indicator__init(&it->ind);
-    it->ind.type = (char *)ind_type_name(t);
-    it->ind.value = value;
-    it->ind.pattern = pattern;
-    it->ind.tlp = (Moux__Tlp)level;
-    it->ind.confidence = (uint32_t)conf;
-    it->ind.valid_until_ms = (uint64_t)until;
-    return NULL;
-}
-
 /* Every refused publish input is recorded: the node's own refusals and
  * those the CLI made before sending (with their file:line). */
 #define REFUSALS_RECORDED_MAX 1000 /* per request; beyond, one summary row */
@@ -192,54 +159,51 @@ static void s_record_refusals(daemon_t *d, json_t *req, const publish_item_t *it
         log_info("PUBLISH-REFUSED", "%zu input(s) refused in one publish request", total);
 }
 
-static json_t *s_publish(daemon_t *d, json_t *req)
+/* Fills one publish item from its JSON object (value and pattern are
+ * allocated to size: free them with s_item_free); NULL or the reason. */
+static const char *s_item_from_json(json_t *o, publish_item_t *it, char *scratch_value,
+                                    char *scratch_pattern)
 {
-    json_t *arr = json_object_get(req, "items");
-    if (!json_is_array(arr))
-        return s_error("publish needs an \"items\" array");
-    size_t n = json_array_size(arr);
-    if (n > CTL_MAX_ITEMS)
-        return s_error("too many items in one request (max 10000)");
-    publish_item_t *items = calloc(n ? n : 1, sizeof *items);
-    char *values = malloc((n ? n : 1) * (IND_VALUE_MAX + 1));
-    char *patterns = malloc((n ? n : 1) * (IND_PATTERN_MAX + 1));
-    json_t *reply = NULL;
-    if (!items || !values || !patterns) {
-        reply = s_error("out of memory");
-        goto out;
-    }
-    /* Refused items are reported, valid ones still go in. */
-    size_t good = 0;
-    publish_item_t *valid = calloc(n ? n : 1, sizeof *valid);
-    size_t *map = calloc(n ? n : 1, sizeof *map);
-    if (!valid || !map) {
-        free(valid);
-        free(map);
-        reply = s_error("out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *why = s_item_from_json(json_array_get(arr, i), &items[i],
-                                           values + i * (IND_VALUE_MAX + 1),
-                                           patterns + i * (IND_PATTERN_MAX + 1));
-        if (why) {
-            items[i].status = "refused";
-            items[i].reason = why;
-        } else {
-            map[good] = i;
-            valid[good++] = items[i];
-        }
-    }
-    int rc = daemon_publish(d, valid, good);
-    for (size_t j = 0; j < good; j++)
-        items[map[j]] = valid[j];
-    free(valid);
-    free(map);
-    if (rc != 0) {
-        reply = s_error("store failed: %s", store_errmsg(d->store));
-        goto out;
-    }
-    s_record_refusals(d, req, items, n);
+    const char *type = NULL, *val = NULL, *tlp = "amber";
+    json_int_t conf = 50, until = 0;
+    if (json_unpack(o, "{s:s, s:s, s?s, s?I, s?I}", "type", &type, "value", &val, "tlp", &tlp,
+                    "confidence", &conf, "valid_until_ms", &until) != 0)
+        return "item needs string \"type\" and \"value\"";
+    ind_type_t t;
+    tlp_t level;
+    const char *why = NULL;
+    if (ind_type_parse(type, &t) != 0)
+        return "unknown indicator type";
+    if (tlp_parse(tlp, &level) != 0)
+        return "unknown TLP";
+    if (conf < 0 || conf > 100)
+        return "confidence must be 0-100";
+    if (until < 0)
+        return "valid_until_ms must not be negative";
+    if (ind_normalise(t, val, scratch_value, IND_VALUE_MAX + 1, &why) != 0)
+        return why;
+    if (ind_pattern(t, scratch_value, scratch_pattern, IND_PATTERN_MAX + 1) != 0)
+        return "value too long for a pattern";
+    moux__indicator__init(&it->ind);
+    it->ind.type = (char *)ind_type_name(t);
+    it->ind.value = strdup(scratch_value);
+    it->ind.pattern = strdup(scratch_pattern);
+    if (!it->ind.value || !it->ind.pattern)
+        return "out of memory";
+    it->ind.tlp = (Moux__Tlp)level;
+    it->ind.confidence = (uint32_t)conf;
+    it->ind.valid_until_ms = (uint64_t)until;
+    return NULL;
+}
+
+static void s_item_free(publish_item_t *it)
+{
+    free(it->ind.value);
+    free(it->ind.pattern);
+}
+
+static json_t *s_publish_results(const publish_item_t *items, size_t n)
+{
     json_t *results = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *r = json_pack("{s:s}", "status", items[i].status);
@@ -249,11 +213,44 @@ static json_t *s_publish(daemon_t *d, json_t *req)
             json_object_set_new(r, "reason", json_string(items[i].reason));
         json_array_append_new(results, r);
     }
-    reply = json_pack("{s:b, s:o}", "ok", 1, "results", results);
+    return json_pack("{s:b, s:o}", "ok", 1, "results", results);
+}
+
+static json_t *s_publish(daemon_t *d, json_t *req)
+{
+    json_t *arr = json_object_get(req, "items");
+    if (!json_is_array(arr))
+        return s_error("publish needs an \"items\" array");
+    size_t n = json_array_size(arr);
+    if (n > CTL_MAX_ITEMS)
+        return s_error("too many items in one request (max 10000)");
+    publish_item_t *items = calloc(n ? n : 1, sizeof *items);
+    char *value = malloc(IND_VALUE_MAX + 1), *pattern = malloc(IND_PATTERN_MAX + 1);
+    json_t *reply = NULL;
+    if (!items || !value || !pattern) {
+        reply = s_error("out of memory");
+        goto out;
+    }
+    /* Refused items are reported; the valid ones still go in. */
+    for (size_t i = 0; i < n; i++) {
+        const char *why = s_item_from_json(json_array_get(arr, i), &items[i], value, pattern);
+        if (why) {
+            items[i].status = "refused";
+            items[i].reason = why;
+        }
+    }
+    if (daemon_publish(d, items, n) != 0) {
+        reply = s_error("store failed: %s", store_errmsg(d->store));
+        goto out;
+    }
+    s_record_refusals(d, req, items, n);
+    reply = s_publish_results(items, n);
 out:
+    for (size_t i = 0; items && i < n; i++)
+        s_item_free(&items[i]);
     free(items);
-    free(values);
-    free(patterns);
+    free(value);
+    free(pattern);
     return reply;
 }
 

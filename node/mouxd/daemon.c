@@ -230,6 +230,8 @@ int daemon_publish(daemon_t *d, publish_item_t *items, size_t n)
     for (size_t i = 0; i < n; i++) {
         int64_t rid = 0;
         store_put_t res;
+        if (items[i].reason) /* refused before it got here */
+            continue;
         if (store_put_local(d->store, d->cfg.agency, &items[i].ind, &rid, &res) != 0)
             goto fail;
         str_copy(items[i].id, sizeof items[i].id, items[i].ind.id);

@@ -137,6 +137,7 @@ typedef struct {
     const char *reason;   /* out, when refused */
     char id[IND_ID_LEN + 1]; /* out */
 } publish_item_t;
+/* Stores and queues every item not already refused (reason set). */
 int daemon_publish(daemon_t *d, publish_item_t *items, size_t n);
 
 #endif
