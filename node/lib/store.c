@@ -879,7 +879,7 @@ static int s_split_hops(Moux__Indicator *ind, const char *hops)
     return 0;
 }
 
-static void s_indicator_free(Moux__Indicator *ind)
+void store_indicator_free(Moux__Indicator *ind)
 {
     if (!ind)
         return;
@@ -914,7 +914,7 @@ static Moux__Indicator *s_row_to_indicator(sqlite3_stmt *st)
     ind->origin = s_dup_col(st, 12);
     if (!ind->id || !ind->type || !ind->value || !ind->pattern || !ind->origin ||
         s_split_hops(ind, s_col_text(st, 13)) != 0) {
-        s_indicator_free(ind);
+        store_indicator_free(ind);
         return NULL;
     }
     return ind;
@@ -976,7 +976,7 @@ int store_outbox_fetch_range(store_t *self, int64_t pid, int64_t after, int64_t 
 void outbox_batch_free(outbox_batch_t *b)
 {
     for (size_t i = 0; i < b->n; i++)
-        s_indicator_free(b->items[i]);
+        store_indicator_free(b->items[i]);
     free(b->items);
     free(b->rids);
     memset(b, 0, sizeof *b);
@@ -1116,4 +1116,39 @@ int store_query(store_t *self, const store_filter_t *f,
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_withdraw_local(store_t *self, const char *id, const char *type, const char *value,
+                         Moux__Indicator **ind, int64_t *rid)
+{
+    static const char *find =
+        "SELECT rid, id, type, value, pattern, tlp, confidence, created_ms, modified_ms,"
+        " valid_from_ms, valid_until_ms, revoked, origin, hops FROM indicator"
+        " WHERE from_pid IS NULL AND revoked = 0 AND"
+        " ((?1 IS NOT NULL AND id = ?1) OR (?1 IS NULL AND type = ?2 AND value = ?3)) LIMIT 1";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, find, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    s_bind_text_or_null(st, 1, id);
+    s_bind_text_or_null(st, 2, type);
+    s_bind_text_or_null(st, 3, value);
+    int rc = sqlite3_step(st);
+    Moux__Indicator *found = rc == SQLITE_ROW ? s_row_to_indicator(st) : NULL;
+    int64_t r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (!found)
+        return -1;
+    uint64_t now = now_ms();
+    found->modified_ms = now > found->modified_ms ? now : found->modified_ms + 1;
+    found->revoked = 1;
+    if (s_exec_u64(self, "UPDATE indicator SET revoked = 1, modified_ms = ?2 WHERE rid = ?1",
+                   (uint64_t)r, found->modified_ms) != 0) {
+        store_indicator_free(found);
+        return -1;
+    }
+    *ind = found;
+    *rid = r;
+    return 1;
 }

@@ -104,6 +104,13 @@ typedef enum { STORE_NEW, STORE_UPDATED, STORE_UNCHANGED, STORE_CONFLICT } store
  * call), and the row id. */
 int store_put_local(store_t *self, const char *agency, Moux__Indicator *ind, int64_t *rid,
                     store_put_t *res);
+/* Withdraws an indicator this node published (by id, or by type and value):
+ * a new version, revoked, which is final. Fills *ind (strings owned by the
+ * caller: outbox_batch_free-style; use store_indicator_free) and the row id.
+ * 1 if withdrawn, 0 if there is no such active local indicator, -1 error. */
+int store_withdraw_local(store_t *self, const char *id, const char *type, const char *value,
+                         Moux__Indicator **ind, int64_t *rid);
+void store_indicator_free(Moux__Indicator *ind);
 /* An indicator received from partner pid. Later modified wins; an id that
  * this node holds from elsewhere is a CONFLICT and changes nothing. */
 int store_put_received(store_t *self, int64_t pid, const char *from_agency,

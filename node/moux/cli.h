@@ -21,6 +21,7 @@ int cmd_publish(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
+int cmd_withdraw(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_keys_rotate(int argc, char **argv);
 int cmd_pattern(int argc, char **argv);

@@ -269,10 +269,12 @@ static void s_print_summary(const char *path, const mou_t *m)
     printf("  hash       %s\n", mou_hash_hex(m));
     s_print_dir(m, MOU_A_TO_B);
     s_print_dir(m, MOU_B_TO_A);
+    int blank = 0;
     for (int i = 0; i < 2; i++)
         if (strncmp(mou_party_fp_text(m, i), EXAMPLE_FP_PREFIX, strlen(EXAMPLE_FP_PREFIX)) == 0)
-            printf("\nnote: party-%c's root fingerprint is an example placeholder: write %s's "
-                   "real root fingerprint before signing\n", 'a' + i, mou_party(m, i));
+            printf("%snote: party-%c's root fingerprint is an example placeholder: write %s's "
+                   "real root fingerprint before signing\n", blank++ ? "" : "\n", 'a' + i,
+                   mou_party(m, i));
 }
 
 static int s_check(int argc, char **argv, const char *usage)

@@ -16,6 +16,8 @@ static const cli_cmd_t s_cmds[] = {
     {"peer", cmd_peer, "add|list -d DIR ...", "import a partner's bundle; list partners"},
     {"publish", cmd_publish, "-d DIR (--type T --value V | --file FILE) ...",
      "hand indicators to the running node"},
+    {"withdraw", cmd_withdraw, "-d DIR (--id ID | --type T --value V)",
+     "revoke an indicator this agency published, at every partner"},
     {"query", cmd_query, "-d DIR [--type T] [--value V] [--from AGENCY] [--json]",
      "search the node's store"},
     {"status", cmd_status, "-d DIR [--json]", "links, outboxes and receipts"},

@@ -263,6 +263,20 @@ static json_t *s_dispatch(daemon_t *d, json_t *req)
         return s_status(d);
     if (strcmp(cmd, "publish") == 0)
         return s_publish(d, req);
+    if (strcmp(cmd, "withdraw") == 0) {
+        const char *id = json_string_value(json_object_get(req, "id"));
+        const char *type = json_string_value(json_object_get(req, "type"));
+        const char *value = json_string_value(json_object_get(req, "value"));
+        char out[IND_ID_LEN + 1] = "";
+        if (!id && !(type && value))
+            return s_error("withdraw needs an \"id\", or a \"type\" and a \"value\"");
+        int rc = daemon_withdraw(d, id, type, value, out);
+        if (rc < 0)
+            return s_error("store failed: %s", store_errmsg(d->store));
+        if (rc == 0)
+            return s_error("no indicator published here matches (or it is already withdrawn)");
+        return json_pack("{s:b, s:s}", "ok", 1, "id", out);
+    }
     if (strcmp(cmd, "keys-reload") == 0) {
         char err[512];
         if (keys_reload(d, err, sizeof err) != 0)

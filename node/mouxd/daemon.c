@@ -222,6 +222,32 @@ static int s_queue_for_partners(daemon_t *d, int64_t rid, const Moux__Indicator 
     return 0;
 }
 
+int daemon_withdraw(daemon_t *d, const char *id, const char *type, const char *value,
+                    char id_out[IND_ID_LEN + 1])
+{
+    Moux__Indicator *ind = NULL;
+    int64_t rid = 0;
+    if (store_begin(d->store) != 0)
+        return -1;
+    int rc = store_withdraw_local(d->store, id, type, value, &ind, &rid);
+    if (rc == 1 && (s_queue_for_partners(d, rid, ind) != 0 ||
+                    store_event(d->store, "withdrawn", NULL, ind->id, NULL, NULL) != 0))
+        rc = -1;
+    if (rc < 0 || store_commit(d->store) != 0) {
+        store_rollback(d->store);
+        store_indicator_free(ind);
+        return -1;
+    }
+    if (rc == 1) {
+        str_copy(id_out, IND_ID_LEN + 1, ind->id);
+        log_info("WITHDRAWN", "%s withdrawn; partners that may have it are told", ind->id);
+        for (size_t j = 0; j < d->n_links; j++)
+            link_pump(d->links[j]);
+    }
+    store_indicator_free(ind);
+    return rc;
+}
+
 int daemon_publish(daemon_t *d, publish_item_t *items, size_t n)
 {
     static const char *names[] = {"new", "updated", "unchanged", "refused"};

@@ -137,6 +137,11 @@ typedef struct {
     const char *reason;   /* out, when refused */
     char id[IND_ID_LEN + 1]; /* out */
 } publish_item_t;
+/* Withdraws an indicator we published (by id, or type and value) and
+ * queues the revocation for every partner allowed to have had it. 1 and its
+ * id in id_out, 0 if there is no such indicator, -1 on a store failure. */
+int daemon_withdraw(daemon_t *d, const char *id, const char *type, const char *value,
+                    char id_out[IND_ID_LEN + 1]);
 /* Stores and queues every item not already refused (reason set). */
 int daemon_publish(daemon_t *d, publish_item_t *items, size_t n);
 
