@@ -538,8 +538,8 @@ static int run(char *out, size_t cap, int argc, char **argv)
 static void test_cmd_text(void)
 {
     char out[4096];
-    char *valid[] = {"pattern", "check", "[ipv4-addr:value = '192.0.2.1' AND a:b = 'x\ny'] OR "
-                                         "[url:value = 'http://x/\ty']"};
+    char *valid[] = {"pattern", "check", ("[ipv4-addr:value = '192.0.2.1' AND a:b = 'x\ny'] OR "
+                                          "[url:value = 'http://x/\ty']")};
     CHECK(run(out, sizeof out, 3, valid) == 0);
     CHECK_STR(out, "valid\nipv4-addr\t192.0.2.1\nurl\thttp://x/\\x09y\n");
 

@@ -1,0 +1,145 @@
+/* Certificates, revocation lists and the KeyUpdate frames that carry them.
+ * The first input byte picks a mode:
+ *
+ *   0  the rest is a serialised NodeCert, verified against a root generated
+ *      at start-up (it refuses unless the fuzzer forged a root signature,
+ *      so this drives every refusal path); a certificate the root did sign
+ *      (mode 2 below makes them) always verifies.
+ *   1  the rest is a serialised RevocationList, verified the same way.
+ *   2  the rest seeds a certificate: fields from the input, signed by the
+ *      root, then one byte flipped at a position from the input: the
+ *      unflipped one must verify and give back its fields; a flipped one
+ *      must not verify (or, if the flip lands where it changes nothing the
+ *      signature covers, must give back the same fields).
+ *   3  the rest is a serialised Frame decoded under the daemon's budget;
+ *      a KeyUpdate's parts are re-serialised and verified, as keyupdate.c
+ *      does. The budget must be given back in full. */
+#include "cert.h"
+#include "fuzz_common.h"
+#include "moux.pb-c.h"
+#include "pbbudget.h"
+#include "revocation.h"
+
+static rootkey_t *s_root;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_sodium_init();
+    s_root = rootkey_generate();
+    if (!s_root)
+        abort();
+    return 0;
+}
+
+static void s_verify_cert(const uint8_t *data, size_t size)
+{
+    cert_t c;
+    const char *why = NULL;
+    if (cert_verify(data, size, s_root->pk, &c, &why) == 0) {
+        FUZZ_CHECK(why == NULL && c.serial >= 1 && c.not_after_ms > c.not_before_ms);
+        FUZZ_CHECK(strlen(c.agency) >= 1 && strlen(c.agency) <= CERT_AGENCY_MAX);
+        cert_check_time(&c, 0, &why);
+        FUZZ_CHECK(why != NULL); /* nothing is valid at the epoch's first ms */
+    } else {
+        FUZZ_CHECK(why != NULL);
+    }
+}
+
+static void s_verify_revs(const uint8_t *data, size_t size)
+{
+    revlist_t l;
+    const char *why = NULL;
+    unsigned char kid[KEYID_BYTES] = {0};
+    if (revlist_verify(data, size, s_root->pk, &l, &why) == 0) {
+        FUZZ_CHECK(l.n_serials <= REVLIST_MAX_ENTRIES && l.n_key_ids <= REVLIST_MAX_ENTRIES);
+        for (size_t i = 0; i < l.n_serials; i++)
+            FUZZ_CHECK(revlist_covers(&l, l.serials[i], kid));
+        revlist_free(&l);
+    } else {
+        FUZZ_CHECK(why != NULL);
+    }
+}
+
+/* A certificate made from input bytes, signed by the root, then tampered. */
+static void s_roundtrip(const uint8_t *data, size_t size)
+{
+    cert_t c;
+    memset(&c, 0, sizeof c);
+    size_t alen = 1 + fuzz_take(&data, &size, 1) % CERT_AGENCY_MAX;
+    for (size_t i = 0; i < alen; i++)
+        c.agency[i] = (char)('a' + fuzz_take(&data, &size, 1) % 26);
+    memcpy(c.endpoint, "tcp://127.0.0.1:7000", 21);
+    for (int i = 0; i < 32; i++) {
+        c.sign_pk[i] = (unsigned char)fuzz_take(&data, &size, 1);
+        c.enc_pk[i] = (unsigned char)fuzz_take(&data, &size, 1);
+        c.curve_pk[i] = (unsigned char)fuzz_take(&data, &size, 1);
+    }
+    c.serial = 1 + fuzz_take(&data, &size, 4);
+    c.not_before_ms = fuzz_take(&data, &size, 5);
+    c.not_after_ms = c.not_before_ms + 1 + fuzz_take(&data, &size, 4);
+    size_t pos = (size_t)fuzz_take(&data, &size, 2);
+    uint8_t mask = (uint8_t)fuzz_take(&data, &size, 1);
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    FUZZ_CHECK(cert_issue(&c, s_root, &raw, &len) == 0);
+    cert_t back;
+    const char *why = NULL;
+    FUZZ_CHECK(cert_verify(raw, len, s_root->pk, &back, &why) == 0);
+    FUZZ_CHECK(strcmp(back.agency, c.agency) == 0 && back.serial == c.serial &&
+               memcmp(back.sign_pk, c.sign_pk, 32) == 0 && back.not_after_ms == c.not_after_ms);
+    if (mask) {
+        raw[pos % len] ^= mask;
+        cert_t t;
+        if (cert_verify(raw, len, s_root->pk, &t, &why) == 0) /* only if nothing signed changed */
+            FUZZ_CHECK(memcmp(&t, &back, sizeof t) == 0);
+    }
+    free(raw);
+}
+
+static void s_frame(const uint8_t *data, size_t size)
+{
+    pbbudget_t pb;
+    pbbudget_init(&pb, PB_BUDGET_BYTES);
+    Moux__Frame *f = moux__frame__unpack(&pb.allocator, size, data);
+    if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE) {
+        const Moux__KeyUpdate *ku = f->key_update;
+        if (ku->cert) {
+            size_t len = moux__node_cert__get_packed_size(ku->cert);
+            uint8_t *buf = malloc(len ? len : 1);
+            FUZZ_CHECK(buf != NULL);
+            moux__node_cert__pack(ku->cert, buf);
+            s_verify_cert(buf, len);
+            free(buf);
+        }
+        if (ku->revocations) {
+            size_t len = moux__revocation_list__get_packed_size(ku->revocations);
+            uint8_t *buf = malloc(len ? len : 1);
+            FUZZ_CHECK(buf != NULL);
+            moux__revocation_list__pack(ku->revocations, buf);
+            s_verify_revs(buf, len);
+            free(buf);
+        }
+    }
+    if (f)
+        moux__frame__free_unpacked(f, &pb.allocator);
+    FUZZ_CHECK(pb.used == 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    uint8_t mode = data[0] % 4;
+    data++, size--;
+    if (mode == 0)
+        s_verify_cert(data, size);
+    else if (mode == 1)
+        s_verify_revs(data, size);
+    else if (mode == 2)
+        s_roundtrip(data, size);
+    else
+        s_frame(data, size);
+    return 0;
+}
