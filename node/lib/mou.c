@@ -267,9 +267,9 @@ static mou_dir_t *s_dir(s_parser_t *p)
 
 static int d_types(s_parser_t *p, const char *key, const char *v)
 {
-    char items[IND_TYPE_COUNT + 1][32];
+    char items[2 * IND_TYPE_COUNT][32];
     size_t n = 0;
-    if (s_list(p, key, v, items[0], sizeof items[0], IND_TYPE_COUNT + 1, &n) != 0)
+    if (s_list(p, key, v, items[0], sizeof items[0], 2 * IND_TYPE_COUNT, &n) != 0)
         return -1;
     uint32_t mask = 0;
     for (size_t i = 0; i < n; i++) {
@@ -635,7 +635,7 @@ int mou_read_file(const char *path, char **text, size_t *len, char *err, size_t 
 {
     *text = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
@@ -1118,7 +1118,7 @@ int mou_sig_read(const char *path, char *line, size_t cap, size_t *len, char *er
                  size_t errlen)
 {
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int missing = errno == ENOENT;
         snprintf(err, errlen, "%s: %s", path, missing ? "no such file" : strerror(errno));

@@ -22,6 +22,7 @@ int cmd_query(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_withdraw(int argc, char **argv);
+int cmd_mou(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_keys_rotate(int argc, char **argv);
 int cmd_pattern(int argc, char **argv);

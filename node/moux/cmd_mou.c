@@ -16,8 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Declared here until the lead adds it to cli.h and the command table. */
-int cmd_mou(int argc, char **argv);
 
 #define MAX_SIGS 8
 #define EXAMPLE_FP_PREFIX "EXAM-PLE"

@@ -25,6 +25,8 @@ static const cli_cmd_t s_cmds[] = {
      "wait until the node runs and every partner link is up"},
     {"keys", cmd_keys, "root-gen|root-pub|passwd|certify|rotate|revoke|show ...",
      "agency root key, node certificates, rotation and revocation"},
+    {"mou", cmd_mou, "new|check|show|hash|sign|verify ...",
+     "write, check, sign and verify memoranda of understanding"},
     {"pattern", cmd_pattern, "check 'PATTERN' [--json]",
      "validate a STIX 2.1 pattern and show what it indicates"},
 };
