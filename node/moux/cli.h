@@ -25,6 +25,8 @@ int cmd_withdraw(int argc, char **argv);
 int cmd_mou(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_keys_rotate(int argc, char **argv);
+#define CMD_KEYS_ROTATE_USAGE \
+    "usage: moux keys rotate -d DIR --root ROOTKEY [--passphrase-file F] [--days N]"
 int cmd_pattern(int argc, char **argv);
 
 /* Prints "moux: <message>" to stderr; returns 1 (the failure exit status). */

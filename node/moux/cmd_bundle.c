@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cmd_bundle(int argc, char **argv)
 {
@@ -38,6 +39,10 @@ int cmd_bundle(int argc, char **argv)
     int rc = 0;
     if (only_fp)
         printf("%s\n", fps);
+    else if (strcmp(cfg.endpoint, id->cert.endpoint) != 0)
+        rc = cli_fail("moux.conf says endpoint %s but the certificate says %s: certify again "
+                      "(moux keys certify) so partners can accept the bundle", cfg.endpoint,
+                      id->cert.endpoint);
     else if (bundle_make(&cfg, id->root_pk, id->cert_raw, id->cert_len, &text) == 0)
         printf("# moux public bundle of %s (certificate serial %llu)\n"
                "# agency root fingerprint %s\n%s",

@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -15,8 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* For "tcp://HOST:0": asks the kernel for a free port on HOST now, so the
- * endpoint written into the bundle is fixed before partners see it. */
+/* For "tcp://HOST:0": picks a free port on HOST now, so the endpoint written
+ * into the bundle is fixed before partners see it. Ports come from below the
+ * kernel's ephemeral range (which outgoing connections draw from), so a
+ * connection made before the node starts cannot take its port. */
 static int s_pick_port(char *endpoint, size_t cap)
 {
     char *colon = strncmp(endpoint, "tcp://", 6) == 0 ? strrchr(endpoint + 6, ':') : NULL;
@@ -33,18 +36,22 @@ static int s_pick_port(char *endpoint, size_t cap)
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai = NULL;
     if (getaddrinfo(host, "0", &hints, &ai) != 0)
         return -1;
-    int fd = socket(ai->ai_family, SOCK_STREAM, 0), rc = -1;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (fd >= 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-        getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        int port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                                 : ((struct sockaddr_in6 *)&ss)->sin6_port);
-        snprintf(colon + 1, cap - (size_t)(colon + 1 - endpoint), "%d", port);
-        rc = 0;
-    }
-    if (fd >= 0)
+    int rc = -1;
+    for (int tries = 0; tries < 200 && rc != 0; tries++) {
+        int port = 20000 + (int)randombytes_uniform(12000); /* 20000-31999 */
+        int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+        if (fd < 0)
+            break;
+        if (ai->ai_family == AF_INET)
+            ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons((uint16_t)port);
+        else
+            ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons((uint16_t)port);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            snprintf(colon + 1, cap - (size_t)(colon + 1 - endpoint), "%d", port);
+            rc = 0;
+        }
         close(fd);
+    }
     freeaddrinfo(ai);
     return rc;
 }

@@ -781,12 +781,13 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } s_subs[] = {{"root-gen", s_root_gen}, {"root-pub", s_root_pub}, {"passwd", s_passwd},
-              {"certify", s_certify},   {"revoke", s_revoke},     {"show", s_show}};
+              {"certify", s_certify},   {"rotate", cmd_keys_rotate}, {"revoke", s_revoke},
+              {"show", s_show}};
 
 static int s_usage_all(void)
 {
-    fprintf(stderr, "%s\n%s\n%s\n%s\n%s\n%s\n", s_use_gen, s_use_pub, s_use_passwd,
-            s_use_certify, s_use_revoke, s_use_show);
+    fprintf(stderr, "%s\n%s\n%s\n%s\n%s\n%s\n%s\n", s_use_gen, s_use_pub, s_use_passwd,
+            s_use_certify, CMD_KEYS_ROTATE_USAGE, s_use_revoke, s_use_show);
     return 2;
 }
 
@@ -794,8 +795,6 @@ int cmd_keys(int argc, char **argv)
 {
     if (argc < 2)
         return s_usage_all();
-    if (strcmp(argv[1], "rotate") == 0)
-        return cmd_keys_rotate(argc, argv);
     for (size_t i = 0; i < sizeof s_subs / sizeof s_subs[0]; i++)
         if (strcmp(argv[1], s_subs[i].name) == 0)
             return s_subs[i].fn(argc, argv);

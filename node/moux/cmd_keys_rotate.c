@@ -27,8 +27,7 @@ int cmd_keys_rotate(int argc, char **argv)
                                          {"passphrase-file", required_argument, 0, 'p'},
                                          {"days", required_argument, 0, 'D'},
                                          {0, 0, 0, 0}};
-    static const char *usage =
-        "usage: moux keys rotate -d DIR --root ROOTKEY [--passphrase-file F] [--days N]";
+    static const char *usage = CMD_KEYS_ROTATE_USAGE;
     const char *dir_opt = NULL, *root_file = NULL, *pass_file = NULL;
     uint64_t not_after = cli_default_not_after();
     int c;
@@ -42,13 +41,16 @@ int cmd_keys_rotate(int argc, char **argv)
             if (cli_days(optarg, &not_after) != 0)
                 return 1;
             break;
-        default: return cli_fail("%s", usage);
+        default: cli_fail("%s", usage); return 2;
         }
     }
     const char *dir = cli_dir(dir_opt);
     config_t cfg;
-    if (!dir || !root_file || optind != argc)
-        return dir ? cli_fail("%s", usage) : 1;
+    if (!dir || !root_file || optind != argc) {
+        if (dir)
+            cli_fail("%s", usage);
+        return 2;
+    }
     if (cli_config(dir, &cfg) != 0)
         return 1;
     char err[512], next[PATH_MAX_MOUX + 16];

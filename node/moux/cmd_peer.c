@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUNDLE_FILE_MAX 8192
+#define BUNDLE_FILE_MAX 16384 /* as bundle.c allows */
 
 static char *s_read_file(const char *path)
 {

@@ -62,11 +62,16 @@ static void s_print(json_t *s)
     printf("agency %s: %s\n", json_string_value(json_object_get(s, "agency")),
            json_is_true(json_object_get(s, "running")) ? "running" : "NOT RUNNING");
     json_t *cert = json_object_get(s, "certificate");
-    if (cert)
-        printf("  certificate serial %lld, valid until %s (%lld days)\n",
+    if (cert) {
+        json_int_t days = json_integer_value(json_object_get(cert, "days_left"));
+        printf("  certificate serial %lld, valid until %s (", 
                (long long)json_integer_value(json_object_get(cert, "serial")),
-               json_string_value(json_object_get(cert, "not_after")),
-               (long long)json_integer_value(json_object_get(cert, "days_left")));
+               json_string_value(json_object_get(cert, "not_after")));
+        if (days < 0)
+            printf("EXPIRED)\n");
+        else
+            printf("%lld days)\n", (long long)days);
+    }
     json_t *w;
     size_t wi;
     json_array_foreach(json_object_get(s, "warnings"), wi, w)

@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const cli_cmd_t s_cmds[] = {
-    {"init", cmd_init, "-d DIR --agency ID --listen tcp://HOST:PORT",
+    {"init", cmd_init, "-d DIR --agency ID --listen tcp://HOST:PORT [--root ROOTKEY]",
      "create a node: directory, keys, configuration, store"},
     {"bundle", cmd_bundle, "-d DIR [--fingerprint]",
      "print this node's public bundle (or only its fingerprint)"},

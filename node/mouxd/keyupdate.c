@@ -224,9 +224,16 @@ static int s_install_on_disk(daemon_t *d, uint64_t old_serial)
     s_path(d, "next", nextdir, sizeof nextdir);
     s_path(d, "next/keys", next, sizeof next);
     s_path(d, "retired", retired, sizeof retired);
-    snprintf(old, sizeof old, "%s/%llu", retired, (unsigned long long)old_serial);
-    if ((mkdir(retired, 0700) != 0 && errno != EEXIST) || (mkdir(old, 0700) != 0 && errno != EEXIST))
+    if (mkdir(retired, 0700) != 0 && errno != EEXIST)
         return -1;
+    /* retired/<serial>, or retired/<serial>.<n> if an earlier key set (under
+     * an earlier root, say) already used that serial. */
+    snprintf(old, sizeof old, "%s/%llu", retired, (unsigned long long)old_serial);
+    for (int n = 1; mkdir(old, 0700) != 0; n++) {
+        if (errno != EEXIST || n > 100)
+            return -1;
+        snprintf(old, sizeof old, "%s/%llu.%d", retired, (unsigned long long)old_serial, n);
+    }
     strncat(old, "/keys", sizeof old - strlen(old) - 1);
     if (rename(keys, old) != 0 || rename(next, keys) != 0)
         return -1;

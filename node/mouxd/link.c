@@ -804,8 +804,10 @@ static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
         s_back_off(self);
         goto out;
     }
-    if (s_apply_receipt(self, b, f->receipt, sent) == 0)
+    if (s_apply_receipt(self, b, f->receipt, sent) == 0) {
         self->backoff_ms = (uint64_t)self->d->cfg.retry_initial_ms;
+        self->last_error[0] = '\0'; /* delivering again */
+    }
     if (self->n_inflight == 0) { /* newer versions of sent items may wait below the cursors */
         self->cursor = 0;
         self->live_cursor = self->live_floor;
