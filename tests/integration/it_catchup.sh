@@ -32,4 +32,10 @@ wait_for 120 "the backlog to drain" drained
 peak() { awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$(cat "$1/mouxd.pid")/status"; }
 pa=$(peak "$A") pb=$(peak "$B")
 note "backlog drained; status showed a rate: $([ $saw_rate = 1 ] && echo yes || echo 'not sampled'); peak RSS vn.ais ${pa} MB, us.cisa ${pb} MB"
-[ "$pa" -lt 256 ] && [ "$pb" -lt 256 ] || fail "memory not bounded: ${pa} / ${pb} MB"
+# Under AddressSanitizer, RSS includes its shadow memory and quarantine:
+# the bound is checked in plain builds only.
+if grep -q __asan_init "$MOUX_BIN/mouxd"; then
+    note "(AddressSanitizer build: memory figures include its overhead; bound not checked)"
+else
+    [ "$pa" -lt 256 ] && [ "$pb" -lt 256 ] || fail "memory not bounded: ${pa} / ${pb} MB"
+fi
