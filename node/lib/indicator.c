@@ -593,3 +593,14 @@ int ind_id_valid(const char *id)
     }
     return 1;
 }
+
+int ind_label_valid(const char *label)
+{
+    size_t n = label ? strlen(label) : 0;
+    if (n == 0 || n > IND_LABEL_MAX || label[0] == ' ' || label[n - 1] == ' ')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (label[i] < 0x20 || label[i] > 0x7e || label[i] == ',')
+            return 0;
+    return 1;
+}

@@ -39,4 +39,10 @@ int ind_pattern(ind_type_t type, const char *value, char *out, size_t cap);
 /* True for "indicator--" followed by a lowercase RFC 4122 UUID. */
 int ind_id_valid(const char *id);
 
+#define IND_LABELS_MAX 16 /* labels per indicator */
+#define IND_LABEL_MAX 64  /* bytes per label */
+/* A label (STIX "labels"; MOU purposes match them): 1-64 bytes of printable
+ * ASCII, no comma, no leading or trailing space. */
+int ind_label_valid(const char *label);
+
 #endif

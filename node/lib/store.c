@@ -63,6 +63,8 @@ static const char *s_migrations[] = {
     "  signature BLOB NOT NULL, PRIMARY KEY(pid, message_id));"
     "CREATE TABLE event(eid INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL,"
     "  kind TEXT NOT NULL, partner TEXT, indicator_id TEXT, reason TEXT, detail TEXT);",
+    /* 1 -> 2: indicator labels (comma-joined; labels hold no comma) */
+    "ALTER TABLE indicator ADD COLUMN labels TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof s_migrations / sizeof s_migrations[0]))
 
@@ -78,21 +80,21 @@ static const char *s_sql[Q_COUNT] = {
     [Q_OUTBOX_DONE] = "DELETE FROM outbox WHERE pid = ?1 AND rid = ?2 AND modified_ms <= ?3",
     [Q_OUTBOX_FETCH] =
         "SELECT o.rid, i.id, i.type, i.value, i.pattern, i.tlp, i.confidence, i.created_ms,"
-        " i.modified_ms, i.valid_from_ms, i.valid_until_ms, i.revoked, i.origin, i.hops"
+        " i.modified_ms, i.valid_from_ms, i.valid_until_ms, i.revoked, i.origin, i.hops, i.labels"
         " FROM outbox o JOIN indicator i ON i.rid = o.rid"
         " WHERE o.pid = ?1 AND o.rid > ?2 AND o.rid <= ?4 ORDER BY o.rid LIMIT ?3",
     [Q_FIND_LOCAL] = "SELECT rid, id, tlp, confidence, valid_until_ms, created_ms, modified_ms,"
-                     " valid_from_ms FROM indicator WHERE type = ?1 AND value = ?2"
+                     " valid_from_ms, labels FROM indicator WHERE type = ?1 AND value = ?2"
                      " AND from_pid IS NULL AND revoked = 0 LIMIT 1",
     [Q_FIND_ID] = "SELECT rid, from_pid, modified_ms, revoked FROM indicator WHERE id = ?1",
     [Q_INSERT_IND] =
         "INSERT INTO indicator(id, type, value, pattern, tlp, confidence, created_ms,"
         " modified_ms, valid_from_ms, valid_until_ms, revoked, origin, from_pid, hops,"
-        " received_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+        " received_ms, labels) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
     [Q_UPDATE_IND] =
         "UPDATE indicator SET type=?2, value=?3, pattern=?4, tlp=?5, confidence=?6,"
         " created_ms=?7, modified_ms=?8, valid_from_ms=?9, valid_until_ms=?10, revoked=?11,"
-        " origin=?12, from_pid=?13, hops=?14, received_ms=?15 WHERE id=?1",
+        " origin=?12, from_pid=?13, hops=?14, received_ms=?15, labels=?16 WHERE id=?1",
     [Q_INBOUND_FIND] = "SELECT receipt FROM inbound WHERE pid = ?1 AND message_id = ?2",
     [Q_INBOUND_SEQ] = "SELECT 1 FROM inbound WHERE pid = ?1 AND seq = ?2 AND sender_key_id = ?3",
     [Q_INBOUND_PUT] = "INSERT INTO inbound(pid, message_id, seq, received_ms, header, payload,"
@@ -677,10 +679,31 @@ static void s_bind_text_or_null(sqlite3_stmt *st, int col, const char *s)
         sqlite3_bind_null(st, col);
 }
 
-/* Binds ?1..?15 of Q_INSERT_IND / Q_UPDATE_IND. */
+/* "a,b,c" from an item's labels (labels hold no comma); caller frees. */
+static char *s_join_labels(const Moux__Indicator *ind)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < ind->n_labels; i++)
+        len += strlen(ind->labels[i]) + 1;
+    char *out = malloc(len);
+    if (!out)
+        return NULL;
+    out[0] = '\0';
+    for (size_t i = 0; i < ind->n_labels; i++) {
+        if (i)
+            strcat(out, ",");
+        strcat(out, ind->labels[i]);
+    }
+    return out;
+}
+
+/* Binds ?1..?16 of Q_INSERT_IND / Q_UPDATE_IND (labels: a transient copy). */
 static void s_bind_indicator(sqlite3_stmt *st, const Moux__Indicator *ind, const char *origin,
                              int64_t from_pid, const char *hops, uint64_t received_ms)
 {
+    char *labels = s_join_labels(ind);
+    sqlite3_bind_text(st, 16, labels ? labels : "", -1, SQLITE_TRANSIENT);
+    free(labels);
     sqlite3_bind_text(st, 1, ind->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, ind->type, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, ind->value, -1, SQLITE_STATIC);
@@ -716,9 +739,13 @@ int store_put_local(store_t *self, const char *agency, Moux__Indicator *ind, int
     if (exists) {
         *rid = sqlite3_column_int64(st, 0);
         str_copy(s_id, sizeof s_id, s_col_text(st, 1));
+        char *labels = s_join_labels(ind);
+        const char *held = s_col_text(st, 8);
         int same = sqlite3_column_int(st, 2) == (int)ind->tlp &&
                    sqlite3_column_int(st, 3) == (int)ind->confidence &&
-                   (uint64_t)sqlite3_column_int64(st, 4) == ind->valid_until_ms;
+                   (uint64_t)sqlite3_column_int64(st, 4) == ind->valid_until_ms && labels &&
+                   strcmp(labels, held ? held : "") == 0;
+        free(labels);
         ind->created_ms = (uint64_t)sqlite3_column_int64(st, 5);
         uint64_t prev_modified = (uint64_t)sqlite3_column_int64(st, 6);
         ind->valid_from_ms = (uint64_t)sqlite3_column_int64(st, 7);
@@ -883,6 +910,9 @@ void store_indicator_free(Moux__Indicator *ind)
 {
     if (!ind)
         return;
+    for (size_t i = 0; i < ind->n_labels; i++)
+        free(ind->labels[i]);
+    free(ind->labels);
     free(ind->id);
     free(ind->type);
     free(ind->value);
@@ -892,6 +922,26 @@ void store_indicator_free(Moux__Indicator *ind)
         free(ind->hops[i]);
     free(ind->hops);
     free(ind);
+}
+
+/* Splits "a,b" into ind->labels. */
+static int s_split_labels(Moux__Indicator *ind, const char *labels)
+{
+    if (!labels || !*labels)
+        return 0;
+    size_t n = 1;
+    for (const char *p = labels; *p; p++)
+        n += *p == ',';
+    ind->labels = calloc(n, sizeof *ind->labels);
+    char *copy = strdup(labels), *save = NULL;
+    if (!ind->labels || !copy) {
+        free(copy);
+        return -1;
+    }
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        ind->labels[ind->n_labels++] = strdup(tok);
+    free(copy);
+    return 0;
 }
 
 static Moux__Indicator *s_row_to_indicator(sqlite3_stmt *st)
@@ -913,7 +963,7 @@ static Moux__Indicator *s_row_to_indicator(sqlite3_stmt *st)
     ind->revoked = sqlite3_column_int(st, 11) != 0;
     ind->origin = s_dup_col(st, 12);
     if (!ind->id || !ind->type || !ind->value || !ind->pattern || !ind->origin ||
-        s_split_hops(ind, s_col_text(st, 13)) != 0) {
+        s_split_hops(ind, s_col_text(st, 13)) != 0 || s_split_labels(ind, s_col_text(st, 14)) != 0) {
         store_indicator_free(ind);
         return NULL;
     }
@@ -1086,7 +1136,7 @@ int store_query(store_t *self, const store_filter_t *f,
     static const char *sql =
         "SELECT i.id, i.type, i.value, i.pattern, i.tlp, i.confidence, i.revoked,"
         " i.created_ms, i.modified_ms, i.valid_from_ms, i.valid_until_ms, i.received_ms,"
-        " i.origin, p.agency FROM indicator i LEFT JOIN partner p ON p.pid = i.from_pid"
+        " i.origin, p.agency, i.labels FROM indicator i LEFT JOIN partner p ON p.pid = i.from_pid"
         " WHERE (?1 IS NULL OR i.type = ?1) AND (?2 IS NULL OR i.value = ?2)"
         " AND (?3 IS NULL OR (?3 = 'local' AND i.from_pid IS NULL) OR p.agency = ?3)"
         " ORDER BY i.rid";
@@ -1108,6 +1158,7 @@ int store_query(store_t *self, const store_filter_t *f,
             .valid_until_ms = (uint64_t)sqlite3_column_int64(st, 10),
             .received_ms = (uint64_t)sqlite3_column_int64(st, 11),
             .origin = s_col_text(st, 12), .from = s_col_text(st, 13),
+            .labels = s_col_text(st, 14),
         };
         if (fn(&r, arg) != 0) {
             rc = SQLITE_DONE;
@@ -1123,7 +1174,7 @@ int store_withdraw_local(store_t *self, const char *id, const char *type, const 
 {
     static const char *find =
         "SELECT rid, id, type, value, pattern, tlp, confidence, created_ms, modified_ms,"
-        " valid_from_ms, valid_until_ms, revoked, origin, hops FROM indicator"
+        " valid_from_ms, valid_until_ms, revoked, origin, hops, labels FROM indicator"
         " WHERE from_pid IS NULL AND revoked = 0 AND"
         " ((?1 IS NOT NULL AND id = ?1) OR (?1 IS NULL AND type = ?2 AND value = ?3)) LIMIT 1";
     sqlite3_stmt *st = NULL;

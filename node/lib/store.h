@@ -168,6 +168,7 @@ typedef struct {
 } store_filter_t;
 typedef struct {
     const char *id, *type, *value, *pattern, *origin, *from;
+    const char *labels; /* comma-joined, "" when none */
     tlp_t tlp;
     int confidence, revoked;
     uint64_t created_ms, modified_ms, valid_from_ms, valid_until_ms, received_ms;

@@ -23,6 +23,7 @@ typedef struct {
     size_t sent, n_new, n_updated, n_unchanged, n_refused;
     const char *source;
     int progress;
+    json_t *labels;       /* --label values, given to every item */
 } s_pub_t;
 
 static int s_flush(s_pub_t *s)
@@ -97,10 +98,12 @@ static int s_add(s_pub_t *s, int line, const char *type, const char *value, cons
         s_refuse(s, line, what, why);
         return 1;
     }
-    json_array_append_new(s->pending,
-                          json_pack("{s:s, s:s, s:s, s:I, s:I}", "type", ind_type_name(t),
-                                    "value", norm, "tlp", tlp_name(level), "confidence",
-                                    (json_int_t)confidence, "valid_until_ms", (json_int_t)until));
+    json_t *item = json_pack("{s:s, s:s, s:s, s:I, s:I}", "type", ind_type_name(t), "value", norm,
+                             "tlp", tlp_name(level), "confidence", (json_int_t)confidence,
+                             "valid_until_ms", (json_int_t)until);
+    if (json_array_size(s->labels))
+        json_object_set(item, "labels", s->labels);
+    json_array_append_new(s->pending, item);
     s->lines[json_array_size(s->pending) - 1] = line;
     return json_array_size(s->pending) >= CHUNK ? s_flush(s) : 0;
 }
@@ -201,13 +204,15 @@ int cmd_publish(int argc, char **argv)
         {"dir", required_argument, 0, 'd'},        {"type", required_argument, 0, 't'},
         {"value", required_argument, 0, 'v'},      {"tlp", required_argument, 0, 'l'},
         {"confidence", required_argument, 0, 'c'}, {"valid-until", required_argument, 0, 'u'},
-        {"file", required_argument, 0, 'f'},       {0, 0, 0, 0}};
+        {"file", required_argument, 0, 'f'},       {"label", required_argument, 0, 'b'},
+        {0, 0, 0, 0}};
     static const char *usage =
         "usage: moux publish -d DIR --type TYPE --value VALUE [--tlp LEVEL] [--confidence N] "
-        "[--valid-until TIME]\n       moux publish -d DIR --file FILE [--tlp LEVEL] ...";
+        "[--valid-until TIME] [--label L]...\n       moux publish -d DIR --file FILE [--tlp LEVEL] [--label L]...";
     const char *dir_opt = NULL, *type = NULL, *value = NULL, *tlp = "amber", *file = NULL;
     const char *until_text = NULL;
     long conf = 50;
+    json_t *labels = json_array();
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
@@ -219,6 +224,14 @@ int cmd_publish(int argc, char **argv)
         case 'l': tlp = optarg; break;
         case 'f': file = optarg; break;
         case 'u': until_text = optarg; break;
+        case 'b':
+            if (!ind_label_valid(optarg) || json_array_size(labels) >= IND_LABELS_MAX) {
+                json_decref(labels);
+                return cli_fail("--label: \"%s\" is not a label (1-64 printable characters, no "
+                                "comma; at most 16)", optarg);
+            }
+            json_array_append_new(labels, json_string(optarg));
+            break;
         case 'c':
             conf = strtol(optarg, &end, 10);
             if (*end || end == optarg || conf < 0 || conf > 100)
@@ -237,7 +250,8 @@ int cmd_publish(int argc, char **argv)
         return cli_fail("--valid-until: \"%s\" is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or +Nd/+Nh",
                         until_text);
     s_pub_t s = {.dir = dir, .pending = json_array(), .refused = json_array(),
-                 .lines = calloc(CHUNK, sizeof(int)), .source = file ? file : "--value"};
+                 .lines = calloc(CHUNK, sizeof(int)), .source = file ? file : "--value",
+                 .labels = labels};
     if (!s.pending || !s.refused || !s.lines)
         return cli_fail("out of memory");
     int rc;
@@ -252,6 +266,7 @@ int cmd_publish(int argc, char **argv)
                s.n_refused);
     json_decref(s.pending);
     json_decref(s.refused);
+    json_decref(labels);
     free(s.lines);
     return rc || s.n_refused ? 1 : 0;
 }

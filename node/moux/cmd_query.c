@@ -25,6 +25,12 @@ static int s_print_json(const store_row_t *r, void *arg)
                           r->confidence, "pattern", r->pattern, "valid_from", valid_from,
                           "revoked", r->revoked);
     json_object_set_new(o, "valid_until", r->valid_until_ms ? json_string(valid_until) : json_null());
+    json_t *labels = json_array();
+    char copy[IND_LABELS_MAX * (IND_LABEL_MAX + 1) + 1], *save = NULL;
+    str_copy(copy, sizeof copy, r->labels ? r->labels : "");
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        json_array_append_new(labels, json_string(tok));
+    json_object_set_new(o, "labels", labels);
     char *line = json_dumps(o, JSON_COMPACT);
     printf("%s\n", line);
     free(line);

@@ -159,6 +159,28 @@ static void s_record_refusals(daemon_t *d, json_t *req, const publish_item_t *it
         log_info("PUBLISH-REFUSED", "%zu input(s) refused in one publish request", total);
 }
 
+/* The optional "labels" array of a publish item, allocated into ind. */
+static const char *s_labels_from_json(json_t *arr, Moux__Indicator *ind)
+{
+    size_t n = json_array_size(arr), i;
+    json_t *l;
+    if (!arr)
+        return NULL;
+    if (!json_is_array(arr) || n > IND_LABELS_MAX)
+        return "labels must be an array of at most 16 labels";
+    ind->labels = calloc(n ? n : 1, sizeof *ind->labels);
+    if (!ind->labels)
+        return "out of memory";
+    json_array_foreach(arr, i, l) {
+        const char *s = json_string_value(l);
+        if (!ind_label_valid(s))
+            return "a label must be 1-64 printable characters without a comma";
+        if (!(ind->labels[ind->n_labels++] = strdup(s)))
+            return "out of memory";
+    }
+    return NULL;
+}
+
 /* Fills one publish item from its JSON object (value and pattern are
  * allocated to size: free them with s_item_free); NULL or the reason. */
 static const char *s_item_from_json(json_t *o, publish_item_t *it, char *scratch_value,
@@ -193,13 +215,16 @@ static const char *s_item_from_json(json_t *o, publish_item_t *it, char *scratch
     it->ind.tlp = (Moux__Tlp)level;
     it->ind.confidence = (uint32_t)conf;
     it->ind.valid_until_ms = (uint64_t)until;
-    return NULL;
+    return s_labels_from_json(json_object_get(o, "labels"), &it->ind);
 }
 
 static void s_item_free(publish_item_t *it)
 {
     free(it->ind.value);
     free(it->ind.pattern);
+    for (size_t i = 0; i < it->ind.n_labels; i++)
+        free(it->ind.labels[i]);
+    free(it->ind.labels);
 }
 
 static json_t *s_publish_results(const publish_item_t *items, size_t n)

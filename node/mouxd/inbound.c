@@ -120,8 +120,11 @@ static const char *s_check_item(const Moux__Indicator *ind)
         strcmp(ind_type_name(type), ind->type) != 0 ||
         (unsigned)ind->tlp > MOUX__TLP__TLP_RED || ind->confidence > 100 ||
         ind->modified_ms < ind->created_ms || strlen(ind->pattern) > IND_PATTERN_MAX ||
-        ind->n_hops > 16)
+        ind->n_hops > 16 || ind->n_labels > IND_LABELS_MAX)
         return REASON_INVALID_ITEM;
+    for (size_t i = 0; i < ind->n_labels; i++)
+        if (!ind_label_valid(ind->labels[i]))
+            return REASON_INVALID_ITEM;
     for (size_t i = 0; i < ind->n_hops; i++)
         if (!agency_id_valid(ind->hops[i]))
             return REASON_INVALID_ITEM;

@@ -54,6 +54,22 @@ case "$out" in *unchanged) ;; *) fail "republish should be unchanged: $out" ;; e
 wait_for 3 "new version at us.cisa" new_version_arrived
 [ "$(count_where "$WORK/us.cisa" '.value=="192.0.2.10"')" = 1 ] || fail "version stored twice"
 
+# Labels travel with the item; a change of labels is a new version.
+"$MOUX" publish -d "$WORK/vn.ais" --type domain-name --value labelled.example.org --tlp green \
+    --label network-defense --label incident-response >/dev/null
+labelled() { "$MOUX" query -d "$WORK/us.cisa" --type domain-name --value labelled.example.org --json |
+    jq -e '.labels == ["network-defense","incident-response"]'; }
+wait_for 5 "labels at us.cisa" labelled
+out=$("$MOUX" publish -d "$WORK/vn.ais" --type domain-name --value labelled.example.org --tlp green \
+    --label network-defense --label incident-response)
+case "$out" in *unchanged) ;; *) fail "same labels should be unchanged: $out" ;; esac
+out=$("$MOUX" publish -d "$WORK/vn.ais" --type domain-name --value labelled.example.org --tlp green \
+    --label network-defense)
+case "$out" in *updated) ;; *) fail "other labels should be a new version: $out" ;; esac
+if "$MOUX" publish -d "$WORK/vn.ais" --type domain-name --value x.example.org --label 'a,b' 2>/dev/null; then
+    fail "a label with a comma was accepted"
+fi
+
 # The receiver kept each batch's signed plaintext; the sender kept receipts.
 [ "$(sqlite3 "$WORK/us.cisa/store.db" 'select count(*) from inbound where length(signature)=64')" -ge 2 ] \
     || fail "receiver did not keep signed batches"

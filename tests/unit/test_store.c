@@ -379,7 +379,7 @@ static void test_open_creates_schema(void)
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0); /* 0600 */
     sqlite3 *db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 1);
+    CHECK(raw_count(db, "PRAGMA user_version") == 2);
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                         " ('partner','partner_key','own_key','indicator','outbox','inbound',"
                         "'receipt','event')") == 8);
@@ -421,6 +421,28 @@ static void test_read_only_open_of_missing_store_refused(void)
     char path[512];
     snprintf(path, sizeof path, "%s/store.db", dir);
     CHECK(access(path, F_OK) != 0);
+}
+
+/* A store of schema 1 (before labels) is migrated when opened. */
+static void test_migrates_schema_1(void)
+{
+    char dir[256], err[512] = "";
+    fresh_dir(dir, sizeof dir, "migrate");
+    store_t *st = store_open(dir, STORE_RW, err, sizeof err);
+    store_destroy(&st);
+    sqlite3 *db = raw_db(dir);
+    CHECK(db && sqlite3_exec(db, "ALTER TABLE indicator DROP COLUMN labels; PRAGMA user_version = 1",
+                             NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    st = store_open(dir, STORE_RW, err, sizeof err);
+    CHECK(st != NULL);
+    store_destroy(&st);
+    db = raw_db(dir);
+    CHECK(db != NULL);
+    CHECK(raw_count(db, "PRAGMA user_version") == 2);
+    CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('indicator') WHERE name = 'labels'")
+          == 1);
+    sqlite3_close(db);
 }
 
 static void test_newer_schema_refused(void)
@@ -1500,6 +1522,7 @@ int main(void)
     RUN(test_second_open_and_read_only_open);
     RUN(test_read_only_open_of_missing_store_refused);
     RUN(test_newer_schema_refused);
+    RUN(test_migrates_schema_1);
     RUN(test_partner_upsert_and_list);
     RUN(test_partner_reupsert_keeps_sequence_state_unless_rekeyed);
     RUN(test_partner_keys_list_upserted_certificate_as_current);
