@@ -50,9 +50,23 @@ json_t *ctl_call(const char *dir, json_t *req, int timeout_ms, char *err, size_t
         snprintf(err, errlen, "%s: %s", ep, zmq_strerror(zmq_errno()));
         goto out;
     }
+    /* Wait in slices: if the daemon dies meanwhile (its lock is gone), say
+     * so at once instead of waiting out the whole timeout. */
+    int waited = 0, ready = 0;
+    while (!ready && waited < timeout_ms) {
+        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+        ready = zmq_poll(&item, 1, 250) > 0;
+        waited += 250;
+        if (!ready && !ctl_running(dir)) {
+            snprintf(err, errlen, "the node in %s stopped before answering; what it had "
+                                  "committed stays, and sending the same request again is safe",
+                     dir);
+            goto out;
+        }
+    }
     zmq_msg_t msg;
     zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, sock, 0) < 0) {
+    if (!ready || zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
         snprintf(err, errlen, "no answer from the node in %s within %d ms (is mouxd running?)",
                  dir, timeout_ms);
         zmq_msg_close(&msg);

@@ -260,7 +260,9 @@ int cmd_publish(int argc, char **argv)
     } else {
         rc = s_add(&s, 1, type, value, tlp, conf, until) < 0 || s_flush(&s) != 0;
     }
-    if (file || s.n_refused)
+    if (rc && !s.sent)
+        ; /* the node did not answer: no summary that could read as success */
+    else if (file || s.n_refused)
         printf("published %zu: %zu new, %zu updated, %zu unchanged, %zu refused\n",
                s.n_new + s.n_updated + s.n_unchanged, s.n_new, s.n_updated, s.n_unchanged,
                s.n_refused);
