@@ -21,39 +21,8 @@
 #define T0 1790000000000ULL /* a fixed "now" in Unix ms (2026) */
 #define DAY 86400000ULL
 
-static char s_tmp[64];
 
 /* ---- helpers ---- */
-
-static void rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                    continue;
-                char sub[4096];
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_rf(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static const char *tmp_path(char *buf, size_t cap, const char *name)
-{
-    snprintf(buf, cap, "%s/%s", s_tmp, name);
-    return buf;
-}
 
 static int write_raw(const char *path, const void *data, size_t len)
 {

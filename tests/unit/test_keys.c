@@ -18,41 +18,8 @@
 #define PUB_LABEL "moux-x25519-public"
 #define SEC_LABEL "moux-ed25519-secret"
 
-static char s_tmp[64]; /* the test's private directory */
 
 /* ---- helpers ---- */
-
-/* Removes path and, for a directory, everything below it. */
-static void rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                    continue;
-                char sub[4096];
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_rf(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-/* s_tmp/name; a fresh buffer per call site is enough for these tests. */
-static const char *tmp_path(char *buf, size_t cap, const char *name)
-{
-    snprintf(buf, cap, "%s/%s", s_tmp, name);
-    return buf;
-}
 
 /* A fresh, empty subdirectory of s_tmp. */
 static const char *tmp_dir(char *buf, size_t cap, const char *name)

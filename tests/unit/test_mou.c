@@ -56,7 +56,6 @@ rootkey_t *cli_open_root(const char *root_file, const char *pass_file)
 #define FPB "EXAM-PLE2-USCI-SAAA-AAAA-AAAA-AAAA-AAAA"
 #define BIG 8192
 
-static char s_tmp[64];
 static rootkey_t *s_ra, *s_rb, *s_rc; /* vn.ais, us.cisa, and a stranger */
 
 #define S_HEAD \
@@ -161,36 +160,6 @@ static int refuse(const char *from, const char *to, const char *needle, const ch
         return 0;
     }
     return refused_at(text, strlen(text), needle, 0, expect);
-}
-
-static void rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                    continue;
-                char sub[4096];
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_rf(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static const char *tmp_path(char *buf, size_t cap, const char *name)
-{
-    snprintf(buf, cap, "%s/%s", s_tmp, name);
-    return buf;
 }
 
 static int write_file(const char *path, const char *data, size_t len)
