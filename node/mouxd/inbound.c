@@ -6,6 +6,7 @@
  * one transaction before the receipt leaves. */
 #include "daemon.h"
 #include "envelope.h"
+#include "itemcheck.h"
 #include "log.h"
 #include "pbbudget.h"
 #include "policy.h"
@@ -108,40 +109,10 @@ static const char *s_check_header(s_ctx_t *c, const Moux__BatchHeader *h)
     return NULL;
 }
 
-/* The shape every received item must have before policy looks at it. */
-static const char *s_check_item(const Moux__Indicator *ind)
-{
-    ind_type_t type;
-    char norm[IND_VALUE_MAX + 1];
-    const char *why = NULL;
-    char pattern[IND_PATTERN_MAX + 1];
-    /* On the wire only the canonical type names; the CLI's aliases are not. */
-    if (!ind_id_valid(ind->id) || ind_type_parse(ind->type, &type) != 0 ||
-        strcmp(ind_type_name(type), ind->type) != 0 ||
-        (unsigned)ind->tlp > MOUX__TLP__TLP_RED || ind->confidence > 100 ||
-        ind->modified_ms < ind->created_ms || strlen(ind->pattern) > IND_PATTERN_MAX ||
-        ind->n_hops > 16 || ind->n_labels > IND_LABELS_MAX)
-        return REASON_INVALID_ITEM;
-    for (size_t i = 0; i < ind->n_labels; i++)
-        if (!ind_label_valid(ind->labels[i]))
-            return REASON_INVALID_ITEM;
-    for (size_t i = 0; i < ind->n_hops; i++)
-        if (!agency_id_valid(ind->hops[i]))
-            return REASON_INVALID_ITEM;
-    if (ind_normalise(type, ind->value, norm, sizeof norm, &why) != 0 ||
-        strcmp(norm, ind->value) != 0)
-        return REASON_INVALID_VALUE;
-    /* Until STIX patterns are parsed, the pattern must be the one the
-     * (type, value) gives, so it can never say something else. */
-    if (ind_pattern(type, ind->value, pattern, sizeof pattern) != 0 ||
-        strcmp(pattern, ind->pattern) != 0)
-        return REASON_INVALID_ITEM;
-    return NULL;
-}
 
 static Moux__ItemStatus s_store_item(s_ctx_t *c, const Moux__Indicator *ind, const char **reason)
 {
-    *reason = s_check_item(ind);
+    *reason = item_check_shape(ind);
     /* Nobody relays yet: an item names its sender as origin, or no one
      * (anonymised). Anything else would let a partner speak for a third
      * agency. */

@@ -1,48 +1,19 @@
 /* A decrypted batch payload, decoded under the daemon's budget (which must
- * be all given back once freed) and checked item by item the way the
- * daemon does before policy and the store see an item. s_check_item below is a copy of
- * s_check_item in node/mouxd/inbound.c (static there, so it cannot be
- * called); keep the two the same. Items that pass must also satisfy what
- * the rest of the daemon assumes of them. */
+ * be all given back once freed) and checked item by item with the daemon's
+ * own item_check_shape, before policy and the store see an item. Items that
+ * pass must also satisfy what the rest of the daemon assumes of them. */
 #include "config.h"
 #include "fuzz_common.h"
 #include "indicator.h"
+#include "itemcheck.h"
 #include "moux.pb-c.h"
 #include "pbbudget.h"
 #include "reason.h"
 
 #define BATCH_ITEMS_MAX 1024 /* inbound.c */
 
-/* ---- copied from node/mouxd/inbound.c ---- */
-static const char *s_check_item(const Moux__Indicator *ind)
-{
-    ind_type_t type;
-    char norm[IND_VALUE_MAX + 1];
-    const char *why = NULL;
-    char pattern[IND_PATTERN_MAX + 1];
-    /* On the wire only the canonical type names; the CLI's aliases are not. */
-    if (!ind_id_valid(ind->id) || ind_type_parse(ind->type, &type) != 0 ||
-        strcmp(ind_type_name(type), ind->type) != 0 ||
-        (unsigned)ind->tlp > MOUX__TLP__TLP_RED || ind->confidence > 100 ||
-        ind->modified_ms < ind->created_ms || strlen(ind->pattern) > IND_PATTERN_MAX ||
-        ind->n_hops > 16)
-        return REASON_INVALID_ITEM;
-    for (size_t i = 0; i < ind->n_hops; i++)
-        if (!agency_id_valid(ind->hops[i]))
-            return REASON_INVALID_ITEM;
-    if (ind_normalise(type, ind->value, norm, sizeof norm, &why) != 0 ||
-        strcmp(norm, ind->value) != 0)
-        return REASON_INVALID_VALUE;
-    /* Until STIX patterns are parsed, the pattern must be the one the
-     * (type, value) gives, so it can never say something else. */
-    if (ind_pattern(type, ind->value, pattern, sizeof pattern) != 0 ||
-        strcmp(pattern, ind->pattern) != 0)
-        return REASON_INVALID_ITEM;
-    return NULL;
-}
-/* ---- end of copy ---- */
 
-/* What holds for every item s_check_item lets through. */
+/* What holds for every item item_check_shape lets through. */
 static void s_accepted(const Moux__Indicator *ind)
 {
     ind_type_t type;
@@ -70,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < batch->n_items; i++) {
             const Moux__Indicator *ind = batch->items[i];
             FUZZ_CHECK(ind != NULL);
-            const char *reason = s_check_item(ind);
+            const char *reason = item_check_shape(ind);
             if (!reason)
                 s_accepted(ind);
         }
