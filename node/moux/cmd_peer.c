@@ -35,18 +35,25 @@ static char *s_read_file(const char *path)
     return buf;
 }
 
+/* 1 if a partner has this agency id or transport key (its agency in
+ * holder; its pinned root's fingerprint in pinned_fp when that root is not
+ * root_pk, else ""), 0 if none, -1 on error. */
 static int s_has_partner(store_t *st, const char *agency, const unsigned char *curve_pk,
-                         char *holder, size_t cap)
+                         const unsigned char *root_pk, char *holder, size_t cap,
+                         char pinned_fp[FP_STRLEN])
 {
     partner_t *ps = NULL;
     size_t n = 0;
     int found = 0;
+    pinned_fp[0] = '\0';
     if (store_partners(st, &ps, &n) != 0)
         return -1;
     for (size_t i = 0; i < n && !found; i++)
         if (strcmp(ps[i].agency, agency) == 0 || memcmp(ps[i].curve_pk, curve_pk, 32) == 0) {
             found = 1;
             str_copy(holder, cap, ps[i].agency);
+            if (memcmp(ps[i].root_pk, root_pk, 32) != 0)
+                str_copy(pinned_fp, FP_STRLEN, ps[i].fingerprint);
         }
     free(ps);
     return found;
@@ -112,11 +119,18 @@ static int s_add(const char *dir, const char *file, const char *fp_text, const c
     store_t *st = rc ? NULL : store_open(dir, STORE_RW, err, sizeof err);
     if (!rc && !st)
         rc = cli_fail("%s", err);
-    char holder[AGENCY_MAX + 1] = "";
-    int have = rc ? 0 : s_has_partner(st, b.agency, b.cert.curve_pk, holder, sizeof holder);
+    char holder[AGENCY_MAX + 1] = "", pinned[FP_STRLEN] = "";
+    int have = rc ? 0 : s_has_partner(st, b.agency, b.cert.curve_pk, b.root_pk, holder,
+                                      sizeof holder, pinned);
     if (have == 1 && !force)
         rc = cli_fail("%s: %s is already a partner (same agency or transport key); use --force "
                       "to replace it", file, holder);
+    /* Re-pinning a partner to another root is the one step an attacker with
+     * a forged bundle needs: it takes the fingerprint, confirmed out of band. */
+    else if (have == 1 && pinned[0] && !fp_text)
+        rc = cli_fail("%s: %s is pinned to root %s; this bundle has root %s. Replacing the root "
+                      "needs --fingerprint, confirmed with its operator out of band", file, holder,
+                      pinned, fps);
     if (!rc) {
         s_partner_from_bundle(&p, &b, fps);
         if (have < 0 || store_partner_upsert(st, &p, b.cert_raw, b.cert_len) != 0)

@@ -51,6 +51,10 @@ expect_fail "max-tlp" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --max-tlp p
 expect_fail "unknown indicator type \"bogus\"" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --types ipv4-addr,bogus
 "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --fingerprint "$fb" --max-tlp amber >/dev/null
 expect_fail "already a partner" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --fingerprint "$fb"
+# Re-pinning a partner to another root takes the out-of-band fingerprint.
+"$MOUX" init -d "$WORK/b2" --agency us.cisa --listen tcp://127.0.0.1:0 --root "$WORK/a.root" >/dev/null
+"$MOUX" bundle -d "$WORK/b2" > "$WORK/b2.bundle"
+expect_fail "pinned to root .* needs --fingerprint" "$MOUX" peer add -d "$WORK/a" "$WORK/b2.bundle" --force
 "$MOUX" peer list -d "$WORK/a" --json | jq -e --arg fp "$fb" 'select(.agency=="us.cisa" and .fingerprint==$fp)' >/dev/null \
     || fail "peer list does not show us.cisa"
 
