@@ -252,6 +252,37 @@ static void s_copy_blob(sqlite3_stmt *st, int col, unsigned char out[32])
         memcpy(out, sqlite3_column_blob(st, col), 32);
 }
 
+/* Steps st to its end, each row filling one zeroed element (elem bytes) of
+ * a growing array; finalizes st. *out is owned by the caller (free). */
+static int s_collect(sqlite3_stmt *st, size_t elem, void (*fill)(sqlite3_stmt *, void *),
+                     void **out, size_t *n)
+{
+    unsigned char *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 8;
+            unsigned char *grown = realloc(list, cap * elem);
+            if (!grown) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            list = grown;
+        }
+        memset(list + count * elem, 0, elem);
+        fill(st, list + count++ * elem);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(list);
+        return -1;
+    }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
 /* Adds a certificate to the partner's key history (kept if already there). */
 static int s_key_insert(store_t *self, int64_t pid, const cert_t *c, const uint8_t *cert,
                         size_t len)
@@ -505,48 +536,30 @@ static int s_partner_revocations(store_t *self, int64_t pid, const revlist_t *l,
     return rc;
 }
 
+static void s_fill_partner_key(sqlite3_stmt *st, void *elem)
+{
+    partner_key_t *k = elem;
+    k->serial = (uint64_t)sqlite3_column_int64(st, 0);
+    s_copy_blob(st, 1, k->sign_key_id);
+    s_copy_blob(st, 2, k->sign_pk);
+    s_copy_blob(st, 3, k->enc_pk);
+    s_copy_blob(st, 4, k->curve_pk);
+    k->not_before_ms = (uint64_t)sqlite3_column_int64(st, 5);
+    k->not_after_ms = (uint64_t)sqlite3_column_int64(st, 6);
+    k->retire_after_ms = (uint64_t)sqlite3_column_int64(st, 7);
+    k->revoked_ms = (uint64_t)sqlite3_column_int64(st, 8);
+}
+
 int store_partner_keys(store_t *self, int64_t pid, partner_key_t **out, size_t *n)
 {
     static const char *sql =
         "SELECT serial, sign_key_id, sign_pk, enc_pk, curve_pk, not_before_ms, not_after_ms,"
         " retire_after_ms, revoked_ms FROM partner_key WHERE pid = ?1 ORDER BY serial DESC";
     sqlite3_stmt *st = NULL;
-    partner_key_t *list = NULL;
-    size_t count = 0, cap = 0;
     if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(st, 1, pid);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap = cap ? cap * 2 : 4;
-            partner_key_t *grown = realloc(list, cap * sizeof *list);
-            if (!grown) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            list = grown;
-        }
-        partner_key_t *k = &list[count++];
-        memset(k, 0, sizeof *k);
-        k->serial = (uint64_t)sqlite3_column_int64(st, 0);
-        s_copy_blob(st, 1, k->sign_key_id);
-        s_copy_blob(st, 2, k->sign_pk);
-        s_copy_blob(st, 3, k->enc_pk);
-        s_copy_blob(st, 4, k->curve_pk);
-        k->not_before_ms = (uint64_t)sqlite3_column_int64(st, 5);
-        k->not_after_ms = (uint64_t)sqlite3_column_int64(st, 6);
-        k->retire_after_ms = (uint64_t)sqlite3_column_int64(st, 7);
-        k->revoked_ms = (uint64_t)sqlite3_column_int64(st, 8);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(list);
-        return -1;
-    }
-    *out = list;
-    *n = count;
-    return 0;
+    return s_collect(st, sizeof(partner_key_t), s_fill_partner_key, (void **)out, n);
 }
 
 int store_own_key_put(store_t *self, const cert_t *c, const uint8_t *cert, size_t len)
@@ -588,6 +601,29 @@ int store_own_key_retire(store_t *self, uint64_t serial, uint64_t when_ms)
 }
 
 
+static void s_fill_partner(sqlite3_stmt *st, void *elem)
+{
+    partner_t *p = elem;
+    p->pid = sqlite3_column_int64(st, 0);
+    str_copy(p->agency, sizeof p->agency, s_col_text(st, 1));
+    str_copy(p->endpoint, sizeof p->endpoint, s_col_text(st, 2));
+    s_copy_blob(st, 3, p->sign_pk);
+    s_copy_blob(st, 4, p->enc_pk);
+    s_copy_blob(st, 5, p->curve_pk);
+    str_copy(p->fingerprint, sizeof p->fingerprint, s_col_text(st, 6));
+    p->allow_types = (uint32_t)sqlite3_column_int64(st, 7);
+    p->max_tlp = (tlp_t)sqlite3_column_int(st, 8);
+    p->added_ms = (uint64_t)sqlite3_column_int64(st, 9);
+    p->tx_seq_reserved = (uint64_t)sqlite3_column_int64(st, 10);
+    p->rx_high_seq = (uint64_t)sqlite3_column_int64(st, 11);
+    p->last_receipt_ms = (uint64_t)sqlite3_column_int64(st, 12);
+    s_copy_blob(st, 13, p->root_pk);
+    p->cert_serial = (uint64_t)sqlite3_column_int64(st, 14);
+    p->cert_not_after_ms = (uint64_t)sqlite3_column_int64(st, 15);
+    p->acked_serial = (uint64_t)sqlite3_column_int64(st, 16);
+    p->rev_number = (uint64_t)sqlite3_column_int64(st, 17);
+}
+
 int store_partners(store_t *self, partner_t **out, size_t *n)
 {
     static const char *sql =
@@ -596,50 +632,9 @@ int store_partners(store_t *self, partner_t **out, size_t *n)
         " cert_serial, cert_not_after_ms, acked_serial, rev_number"
         " FROM partner ORDER BY agency";
     sqlite3_stmt *st = NULL;
-    partner_t *list = NULL;
-    size_t count = 0, cap = 0;
     if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap = cap ? cap * 2 : 8;
-            partner_t *grown = realloc(list, cap * sizeof *list);
-            if (!grown) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            list = grown;
-        }
-        partner_t *p = &list[count++];
-        memset(p, 0, sizeof *p);
-        p->pid = sqlite3_column_int64(st, 0);
-        str_copy(p->agency, sizeof p->agency, s_col_text(st, 1));
-        str_copy(p->endpoint, sizeof p->endpoint, s_col_text(st, 2));
-        s_copy_blob(st, 3, p->sign_pk);
-        s_copy_blob(st, 4, p->enc_pk);
-        s_copy_blob(st, 5, p->curve_pk);
-        str_copy(p->fingerprint, sizeof p->fingerprint, s_col_text(st, 6));
-        p->allow_types = (uint32_t)sqlite3_column_int64(st, 7);
-        p->max_tlp = (tlp_t)sqlite3_column_int(st, 8);
-        p->added_ms = (uint64_t)sqlite3_column_int64(st, 9);
-        p->tx_seq_reserved = (uint64_t)sqlite3_column_int64(st, 10);
-        p->rx_high_seq = (uint64_t)sqlite3_column_int64(st, 11);
-        p->last_receipt_ms = (uint64_t)sqlite3_column_int64(st, 12);
-        s_copy_blob(st, 13, p->root_pk);
-        p->cert_serial = (uint64_t)sqlite3_column_int64(st, 14);
-        p->cert_not_after_ms = (uint64_t)sqlite3_column_int64(st, 15);
-        p->acked_serial = (uint64_t)sqlite3_column_int64(st, 16);
-        p->rev_number = (uint64_t)sqlite3_column_int64(st, 17);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(list);
-        return -1;
-    }
-    *out = list;
-    *n = count;
-    return 0;
+    return s_collect(st, sizeof(partner_t), s_fill_partner, (void **)out, n);
 }
 
 static int s_partner_set(store_t *self, const char *column, int64_t pid, uint64_t v)

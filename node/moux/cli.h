@@ -33,6 +33,9 @@ int cmd_pattern(int argc, char **argv);
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The node directory: the -d value, else $MOUX_DIR, else NULL with a message. */
 const char *cli_dir(const char *opt);
+/* Parses "GROUP SUBCOMMAND FILE [--json]": 0 with *file and *as_json set,
+ * -1 on a usage error (the caller prints its usage). */
+int cli_file_json_args(int argc, char **argv, const char **file, int *as_json);
 /* Loads DIR/moux.conf or prints why not. */
 int cli_config(const char *dir, config_t *cfg);
 /* Sends a control request; prints errors; the reply is owned by the caller. */

@@ -157,17 +157,10 @@ out:
 
 static int s_root_pub(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
-    int as_json = 0, c;
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c != 'j')
-            return s_usage(s_use_pub);
-        as_json = 1;
-    }
-    if (optind != argc - 1)
+    const char *file = NULL;
+    int as_json = 0;
+    if (cli_file_json_args(argc, argv, &file, &as_json) != 0)
         return s_usage(s_use_pub);
-    const char *file = argv[optind];
     unsigned char pk[32], id[KEYID_BYTES];
     char err[512], b64[64], kid[HEX_ID], fps[FP_STRLEN];
     if (rootkey_read_public(file, pk, err, sizeof err) != 0)

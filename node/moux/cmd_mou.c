@@ -277,17 +277,11 @@ static void s_print_summary(const char *path, const mou_t *m)
 
 static int s_check(int argc, char **argv, const char *usage)
 {
-    static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
-    int as_json = 0, c;
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c != 'j')
-            return s_usage(usage);
-        as_json = 1;
-    }
-    if (optind != argc - 1)
+    const char *file = NULL;
+    int as_json = 0;
+    if (cli_file_json_args(argc, argv, &file, &as_json) != 0)
         return s_usage(usage);
-    mou_t *m = s_load(argv[optind]);
+    mou_t *m = s_load(file);
     if (!m)
         return 1;
     int rc = 0;

@@ -5,6 +5,7 @@
  * signatures by generated roots, validity windows and direction queries.
  * Run from the repository root (ctest does). Root keys are generated at run
  * time and stored unsealed in a temporary directory removed at exit. */
+#include "../../node/moux/args.c"
 #include "../../node/moux/cmd_mou.c"
 
 #include "cert.h"
