@@ -37,6 +37,7 @@ static const s_option_t s_options[] = {
     NUM("heartbeat_ms", heartbeat_ms, 2000, 100, 600000),
     NUM("rotation_overlap_seconds", rotation_overlap_seconds, 7 * 86400, 10, 90 * 86400),
     NUM("rotation_ack_ms", rotation_ack_ms, 10000, 100, 600000),
+    NUM("retention_check_seconds", retention_check_seconds, 3600, 1, 86400),
     STR("log_level", log_level, "info"),
 };
 #define N_OPTIONS (sizeof s_options / sizeof s_options[0])

@@ -24,6 +24,7 @@ typedef struct {
     long heartbeat_ms;              /* ZMTP heartbeat interval */
     long rotation_overlap_seconds;  /* old keys stay valid this long after a rotation */
     long rotation_ack_ms;           /* how long a rotation waits for partners' acks */
+    long retention_check_seconds;   /* how often received items past retention are purged */
     char log_level[16];             /* error, warn, info, debug */
 } config_t;
 

@@ -76,6 +76,8 @@ static uint8_t *s_pack_header(envelope_meta_t *meta, unsigned char nonce[NONCE_B
     h.sender = (char *)meta->sender;
     h.recipient = (char *)meta->recipient;
     h.mou_id = (char *)(meta->mou_id ? meta->mou_id : "");
+    if (meta->mou_hash)
+        h.mou_hash = (ProtobufCBinaryData){32, (uint8_t *)meta->mou_hash};
     h.sender_key_id = (ProtobufCBinaryData){32, (uint8_t *)meta->sender_key_id};
     h.recipient_key_id = (ProtobufCBinaryData){32, (uint8_t *)meta->recipient_key_id};
     h.message_id = (ProtobufCBinaryData){MSGID_BYTES, meta->message_id};

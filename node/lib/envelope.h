@@ -34,6 +34,7 @@ int envelope_derive_keys(const unsigned char *self_enc_sk, const unsigned char s
 
 typedef struct {
     const char *sender, *recipient, *mou_id;
+    const unsigned char *mou_hash; /* MOU_HASH_BYTES, or NULL */
     const unsigned char *sender_key_id, *recipient_key_id; /* 32 bytes each */
     uint64_t sequence, timestamp_ms;
     uint32_t item_count;

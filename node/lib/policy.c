@@ -1,75 +1,113 @@
 #include "policy.h"
 #include "reason.h"
-#include "util.h"
 
-#include <stdio.h>
 #include <string.h>
 
-/* Both directions share one rule set per partner for now. */
-static const char *s_check(const partner_t *p, const Moux__Indicator *ind)
+static policy_verdict_t s_verdict(const char *reason, const char *rule)
 {
+    return (policy_verdict_t){reason, rule};
+}
+
+static const policy_verdict_t s_allowed = {NULL, NULL};
+
+/* The direction from -> to of m, in force at now, or a refusal. */
+static policy_verdict_t s_direction(const mou_t *m, const char *from, const char *to,
+                                    uint64_t now, const mou_dir_t **d)
+{
+    *d = NULL;
+    if (!m)
+        return s_verdict(REASON_NO_MOU, "mou");
+    if (!mou_valid_at(m, now, NULL, 0))
+        return s_verdict(REASON_MOU_NOT_IN_FORCE, "validity");
+    if (!(*d = mou_direction(m, from, to)))
+        return s_verdict(REASON_DIRECTION_NOT_AGREED, from && mou_party_index(m, from) == 0
+                                                          ? "[a-to-b]" : "[b-to-a]");
+    return s_allowed;
+}
+
+static policy_verdict_t s_item(const mou_dir_t *d, const Moux__Indicator *ind)
+{
+    static const char *reasons[] = {
+        [MOU_ITEM_TYPE] = REASON_TYPE_NOT_ALLOWED,
+        [MOU_ITEM_TLP] = REASON_TLP_NOT_ALLOWED,
+        [MOU_ITEM_CONFIDENCE] = REASON_CONFIDENCE_TOO_LOW,
+        [MOU_ITEM_PURPOSE] = REASON_PURPOSE_MISSING,
+    };
     ind_type_t type;
-    if (ind_type_parse(ind->type, &type) != 0 || !(p->allow_types & (1u << type)))
-        return REASON_TYPE_NOT_ALLOWED;
-    if ((int)ind->tlp > (int)p->max_tlp)
-        return REASON_TLP_NOT_ALLOWED;
-    return NULL;
+    if (ind_type_parse(ind->type, &type) != 0)
+        return s_verdict(REASON_TYPE_NOT_ALLOWED, "types");
+    mou_item_t v = mou_dir_check_item(d, type, (tlp_t)ind->tlp, ind->confidence,
+                                      (const char *const *)ind->labels, ind->n_labels);
+    return v == MOU_ITEM_OK ? s_allowed : s_verdict(reasons[v], mou_item_field(v));
 }
 
-const char *policy_outbound(const partner_t *p, const Moux__Indicator *ind)
+policy_verdict_t policy_outbound(const mou_t *m, const char *self, const char *peer,
+                                 const Moux__Indicator *ind, uint64_t now)
 {
-    return s_check(p, ind);
+    const mou_dir_t *d;
+    policy_verdict_t v = s_direction(m, self, peer, now, &d);
+    return v.reason ? v : s_item(d, ind);
 }
 
-const char *policy_inbound(const partner_t *p, const Moux__Indicator *ind)
+static int s_on_path(const Moux__Indicator *ind, const char *agency)
 {
-    return s_check(p, ind);
-}
-
-int policy_types_parse(const char *list, uint32_t *mask, const char **bad)
-{
-    static char s_bad[64];
-    if (strcmp(list, "all") == 0) {
-        *mask = POLICY_ALL_TYPES;
-        return 0;
-    }
-    char copy[512], *save = NULL;
-    if (str_copy(copy, sizeof copy, list) != 0) {
-        *bad = "(list too long)";
-        return -1;
-    }
-    uint32_t m = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        ind_type_t t;
-        if (ind_type_parse(tok, &t) != 0) {
-            str_copy(s_bad, sizeof s_bad, tok);
-            *bad = s_bad;
-            return -1;
-        }
-        m |= 1u << t;
-    }
-    if (!m) {
-        *bad = "(empty list)";
-        return -1;
-    }
-    *mask = m;
+    if (ind->origin[0] && strcmp(ind->origin, agency) == 0)
+        return 1;
+    for (size_t i = 0; i < ind->n_hops; i++)
+        if (strcmp(ind->hops[i], agency) == 0)
+            return 1;
     return 0;
 }
 
-void policy_types_format(uint32_t mask, char *out, size_t cap)
+/* The path an item states: origin and hops name the agencies that held it
+ * before the sender, the origin first; an anonymised item names none. */
+static const char *s_path_check(const char *self, const char *peer, const Moux__Indicator *ind)
 {
-    if ((mask & POLICY_ALL_TYPES) == POLICY_ALL_TYPES) {
-        str_copy(out, cap, "all");
-        return;
-    }
-    size_t used = 0;
-    out[0] = '\0';
-    for (int t = 0; t < IND_TYPE_COUNT; t++)
-        if (mask & (1u << t)) {
-            int n = snprintf(out + used, cap - used, "%s%s", used ? "," : "",
-                             ind_type_name((ind_type_t)t));
-            if (n < 0 || (size_t)n >= cap - used)
-                return;
-            used += (size_t)n;
-        }
+    if (s_on_path(ind, self))
+        return REASON_LOOP;
+    if (!ind->origin[0])
+        return ind->n_hops ? REASON_ORIGIN_MISMATCH : NULL;
+    if (strcmp(ind->origin, peer) == 0)
+        return ind->n_hops ? REASON_ORIGIN_MISMATCH : NULL;
+    /* Relayed: the path starts at the origin and the sender is not on it. */
+    if (!ind->n_hops || strcmp(ind->hops[0], ind->origin) != 0)
+        return REASON_ORIGIN_MISMATCH;
+    for (size_t i = 0; i < ind->n_hops; i++)
+        if (strcmp(ind->hops[i], peer) == 0)
+            return REASON_ORIGIN_MISMATCH;
+    return NULL;
+}
+
+policy_verdict_t policy_inbound(const mou_t *m, const char *self, const char *peer,
+                                const Moux__Indicator *ind, uint64_t now)
+{
+    const char *why = s_path_check(self, peer, ind);
+    if (why)
+        return s_verdict(why, "origin");
+    const mou_dir_t *d;
+    policy_verdict_t v = s_direction(m, peer, self, now, &d);
+    if (v.reason)
+        return v;
+    if (d->anonymise && (ind->origin[0] || ind->n_hops))
+        return s_verdict(REASON_NOT_ANONYMISED, "anonymise");
+    return s_item(d, ind);
+}
+
+policy_verdict_t policy_relay(const mou_t *m_from, const char *self, const char *from,
+                              const char *to, const Moux__Indicator *ind)
+{
+    if (strcmp(to, from) == 0 || s_on_path(ind, to))
+        return s_verdict(REASON_ALREADY_HOLDS, "origin");
+    const mou_dir_t *d = m_from ? mou_direction(m_from, from, self) : NULL;
+    if (!d || !mou_dir_onward_allowed(d, to))
+        return s_verdict(REASON_ONWARD_NOT_ALLOWED, "onward");
+    if ((tlp_t)ind->tlp > TLP_GREEN)
+        return s_verdict(REASON_TLP_FORBIDS_ONWARD, "tlp-2.0");
+    return s_allowed;
+}
+
+int policy_anonymise(const mou_t *m, const char *self, const char *peer)
+{
+    const mou_dir_t *d = m ? mou_direction(m, self, peer) : NULL;
+    return d && d->anonymise;
 }

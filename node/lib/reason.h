@@ -21,6 +21,9 @@
 #define REASON_REVOKED_KEY "revoked-key"
 #define REASON_RETIRED_KEY "retired-key"
 #define REASON_CERT_EXPIRED "certificate-expired"
+#define REASON_MOU_MISMATCH "mou-mismatch"         /* header names another MOU than ours */
+#define REASON_NO_MOU "no-mou"                     /* no active MOU with the partner */
+#define REASON_MOU_NOT_IN_FORCE "mou-not-in-force" /* before effective, or expired */
 
 /* Per item. */
 #define REASON_TYPE_NOT_ALLOWED "type-not-allowed"
@@ -29,5 +32,16 @@
 #define REASON_INVALID_VALUE "invalid-value"
 #define REASON_ID_CONFLICT "id-conflict"
 #define REASON_ORIGIN_MISMATCH "origin-mismatch"
+/* Per item, by the MOU (docs/MOU.md §10). */
+#define REASON_DIRECTION_NOT_AGREED "direction-not-agreed"
+#define REASON_CONFIDENCE_TOO_LOW "confidence-too-low"
+#define REASON_PURPOSE_MISSING "purpose-missing"
+#define REASON_NOT_ANONYMISED "not-anonymised"
+#define REASON_DAILY_LIMIT "daily-limit"
+#define REASON_LOOP "loop"
+/* Relays only (recorded, never on the wire). */
+#define REASON_ONWARD_NOT_ALLOWED "onward-not-allowed"
+#define REASON_TLP_FORBIDS_ONWARD "tlp-forbids-onward"
+#define REASON_ALREADY_HOLDS "already-holds"
 
 #endif

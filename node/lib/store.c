@@ -65,6 +65,31 @@ static const char *s_migrations[] = {
     "  kind TEXT NOT NULL, partner TEXT, indicator_id TEXT, reason TEXT, detail TEXT);",
     /* 1 -> 2: indicator labels (comma-joined; labels hold no comma) */
     "ALTER TABLE indicator ADD COLUMN labels TEXT NOT NULL DEFAULT '';",
+    /* 2 -> 3: MOUs (store_mou.c). An MOU is active, superseded (by a newer
+     * one with the same partner) or terminated; at most one is active per
+     * partner. A received item records the MOU it came under (retention). */
+    "CREATE TABLE mou(mid INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, id TEXT NOT NULL,"
+    "  peer TEXT NOT NULL, text BLOB NOT NULL, sigs TEXT NOT NULL,"
+    "  activated_ms INTEGER NOT NULL, state TEXT NOT NULL,"
+    "  ended_ms INTEGER NOT NULL DEFAULT 0, ended_by TEXT, end_reason TEXT, notice BLOB);"
+    "CREATE UNIQUE INDEX mou_one_active ON mou(peer) WHERE state = 'active';"
+    /* Decisions per MOU, direction (out, in, relay) and outcome ("allowed"
+     * or a reason code); refusals are also events, one per item. */
+    "CREATE TABLE mou_count(hash BLOB NOT NULL, dir TEXT NOT NULL, outcome TEXT NOT NULL,"
+    "  n INTEGER NOT NULL, PRIMARY KEY(hash, dir, outcome)) WITHOUT ROWID;"
+    /* Items per UTC day (days since 1970) and direction, for daily-limit. */
+    "CREATE TABLE mou_daily(hash BLOB NOT NULL, dir TEXT NOT NULL, day INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL, PRIMARY KEY(hash, dir, day)) WITHOUT ROWID;"
+    "ALTER TABLE indicator ADD COLUMN mou_hash BLOB;"
+    "CREATE INDEX indicator_retention ON indicator(mou_hash, received_ms)"
+    "  WHERE mou_hash IS NOT NULL;"
+    /* What retention purged: never the value, which the MOU said to delete. */
+    "CREATE TABLE purged(id TEXT NOT NULL, type TEXT NOT NULL, tlp INTEGER NOT NULL,"
+    "  modified_ms INTEGER NOT NULL, from_agency TEXT, mou_id TEXT NOT NULL,"
+    "  received_ms INTEGER NOT NULL, purged_ms INTEGER NOT NULL);"
+    /* The MOUs replace the per-partner allow-lists. */
+    "ALTER TABLE partner DROP COLUMN allow_types;"
+    "ALTER TABLE partner DROP COLUMN max_tlp;",
 };
 #define SCHEMA_VERSION ((int)(sizeof s_migrations / sizeof s_migrations[0]))
 
@@ -90,11 +115,13 @@ static const char *s_sql[Q_COUNT] = {
     [Q_INSERT_IND] =
         "INSERT INTO indicator(id, type, value, pattern, tlp, confidence, created_ms,"
         " modified_ms, valid_from_ms, valid_until_ms, revoked, origin, from_pid, hops,"
-        " received_ms, labels) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+        " received_ms, labels, mou_hash)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
     [Q_UPDATE_IND] =
         "UPDATE indicator SET type=?2, value=?3, pattern=?4, tlp=?5, confidence=?6,"
         " created_ms=?7, modified_ms=?8, valid_from_ms=?9, valid_until_ms=?10, revoked=?11,"
-        " origin=?12, from_pid=?13, hops=?14, received_ms=?15, labels=?16 WHERE id=?1",
+        " origin=?12, from_pid=?13, hops=?14, received_ms=?15, labels=?16, mou_hash=?17"
+        " WHERE id=?1",
     [Q_INBOUND_FIND] = "SELECT receipt FROM inbound WHERE pid = ?1 AND message_id = ?2",
     [Q_INBOUND_SEQ] = "SELECT 1 FROM inbound WHERE pid = ?1 AND seq = ?2 AND sender_key_id = ?3",
     [Q_INBOUND_PUT] = "INSERT INTO inbound(pid, message_id, seq, received_ms, header, payload,"
@@ -109,6 +136,7 @@ struct store {
 };
 
 const char *store_errmsg(store_t *self) { return sqlite3_errmsg(self->db); }
+sqlite3 *store_db(store_t *self) { return self->db; }
 
 static int s_exec(store_t *self, const char *sql)
 {
@@ -370,13 +398,12 @@ int store_partner_upsert(store_t *self, const partner_t *p, const uint8_t *cert,
 {
     static const char *sql =
         "INSERT INTO partner(agency, endpoint, sign_pk, enc_pk, curve_pk, root_pk, fingerprint,"
-        " cert_serial, cert_not_after_ms, allow_types, max_tlp, added_ms)"
-        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+        " cert_serial, cert_not_after_ms, added_ms)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
         " ON CONFLICT(agency) DO UPDATE SET endpoint=excluded.endpoint,"
         " sign_pk=excluded.sign_pk, enc_pk=excluded.enc_pk, curve_pk=excluded.curve_pk,"
         " root_pk=excluded.root_pk, fingerprint=excluded.fingerprint,"
         " cert_serial=excluded.cert_serial, cert_not_after_ms=excluded.cert_not_after_ms,"
-        " allow_types=excluded.allow_types, max_tlp=excluded.max_tlp,"
         " rx_high_seq = CASE WHEN partner.sign_pk = excluded.sign_pk"
         " THEN partner.rx_high_seq ELSE 0 END,"
         /* another root: its revocation numbering starts afresh */
@@ -407,9 +434,7 @@ int store_partner_upsert(store_t *self, const partner_t *p, const uint8_t *cert,
     sqlite3_bind_text(st, 7, p->fingerprint, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)p->cert_serial);
     sqlite3_bind_int64(st, 9, (sqlite3_int64)p->cert_not_after_ms);
-    sqlite3_bind_int64(st, 10, p->allow_types);
-    sqlite3_bind_int(st, 11, (int)p->max_tlp);
-    sqlite3_bind_int64(st, 12, (sqlite3_int64)p->added_ms);
+    sqlite3_bind_int64(st, 10, (sqlite3_int64)p->added_ms);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     int64_t pid = s_partner_pid(self, p->agency);
@@ -611,24 +636,22 @@ static void s_fill_partner(sqlite3_stmt *st, void *elem)
     s_copy_blob(st, 4, p->enc_pk);
     s_copy_blob(st, 5, p->curve_pk);
     str_copy(p->fingerprint, sizeof p->fingerprint, s_col_text(st, 6));
-    p->allow_types = (uint32_t)sqlite3_column_int64(st, 7);
-    p->max_tlp = (tlp_t)sqlite3_column_int(st, 8);
-    p->added_ms = (uint64_t)sqlite3_column_int64(st, 9);
-    p->tx_seq_reserved = (uint64_t)sqlite3_column_int64(st, 10);
-    p->rx_high_seq = (uint64_t)sqlite3_column_int64(st, 11);
-    p->last_receipt_ms = (uint64_t)sqlite3_column_int64(st, 12);
-    s_copy_blob(st, 13, p->root_pk);
-    p->cert_serial = (uint64_t)sqlite3_column_int64(st, 14);
-    p->cert_not_after_ms = (uint64_t)sqlite3_column_int64(st, 15);
-    p->acked_serial = (uint64_t)sqlite3_column_int64(st, 16);
-    p->rev_number = (uint64_t)sqlite3_column_int64(st, 17);
+    p->added_ms = (uint64_t)sqlite3_column_int64(st, 7);
+    p->tx_seq_reserved = (uint64_t)sqlite3_column_int64(st, 8);
+    p->rx_high_seq = (uint64_t)sqlite3_column_int64(st, 9);
+    p->last_receipt_ms = (uint64_t)sqlite3_column_int64(st, 10);
+    s_copy_blob(st, 11, p->root_pk);
+    p->cert_serial = (uint64_t)sqlite3_column_int64(st, 12);
+    p->cert_not_after_ms = (uint64_t)sqlite3_column_int64(st, 13);
+    p->acked_serial = (uint64_t)sqlite3_column_int64(st, 14);
+    p->rev_number = (uint64_t)sqlite3_column_int64(st, 15);
 }
 
 int store_partners(store_t *self, partner_t **out, size_t *n)
 {
     static const char *sql =
-        "SELECT pid, agency, endpoint, sign_pk, enc_pk, curve_pk, fingerprint, allow_types,"
-        " max_tlp, added_ms, tx_seq_reserved, rx_high_seq, last_receipt_ms, root_pk,"
+        "SELECT pid, agency, endpoint, sign_pk, enc_pk, curve_pk, fingerprint,"
+        " added_ms, tx_seq_reserved, rx_high_seq, last_receipt_ms, root_pk,"
         " cert_serial, cert_not_after_ms, acked_serial, rev_number"
         " FROM partner ORDER BY agency";
     sqlite3_stmt *st = NULL;
@@ -794,8 +817,8 @@ static char *s_hops_with(const Moux__Indicator *ind, const char *from_agency)
 }
 
 int store_put_received(store_t *self, int64_t pid, const char *from_agency,
-                       const Moux__Indicator *ind, uint64_t received_ms, int64_t *rid,
-                       store_put_t *res)
+                       const Moux__Indicator *ind, uint64_t received_ms,
+                       const unsigned char *mou_hash, int64_t *rid, store_put_t *res)
 {
     sqlite3_stmt *st = s_q(self, Q_FIND_ID);
     sqlite3_bind_text(st, 1, ind->id, -1, SQLITE_STATIC);
@@ -827,6 +850,8 @@ int store_put_received(store_t *self, int64_t pid, const char *from_agency,
         return -1;
     st = s_q(self, exists ? Q_UPDATE_IND : Q_INSERT_IND);
     s_bind_indicator(st, ind, ind->origin[0] ? ind->origin : NULL, pid, hops, received_ms);
+    if (mou_hash)
+        sqlite3_bind_blob(st, 17, mou_hash, 32, SQLITE_STATIC);
     rc = s_step_done(st);
     free(hops);
     if (rc == 0 && !exists)

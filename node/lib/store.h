@@ -27,6 +27,8 @@ typedef struct store store_t;
 store_t *store_open(const char *dir, int mode, char *err, size_t errlen);
 void store_destroy(store_t **self_p);
 const char *store_errmsg(store_t *self);
+/* The connection, for the store's own modules (store_mou.c). */
+sqlite3 *store_db(store_t *self);
 
 int store_begin(store_t *self);
 int store_commit(store_t *self);
@@ -43,8 +45,6 @@ typedef struct {
     uint64_t cert_serial, cert_not_after_ms;
     uint64_t acked_serial;      /* the serial of our certificate the partner holds */
     uint64_t rev_number;        /* number of its latest revocation list we hold */
-    uint32_t allow_types;      /* bit (1u << ind_type_t) per allowed type */
-    tlp_t max_tlp;             /* highest TLP that may flow either way */
     uint64_t added_ms;
     uint64_t tx_seq_reserved;  /* sequence numbers below this may be in use */
     uint64_t rx_high_seq;      /* highest sequence received from the partner */
@@ -52,8 +52,7 @@ typedef struct {
 } partner_t;
 
 /* Inserts or replaces (by agency) a partner: its identity and current keys
- * from its certificate (verified by the caller against p->root_pk), its
- * allowances from p. The certificate joins the partner's key history; keys
+ * from its certificate (verified by the caller against p->root_pk). The certificate joins the partner's key history; keys
  * of other certificates retire at once (an operator re-added the partner).
  * The sequence state is kept unless the signing key changed (a new node
  * numbers its batches from 1 again). */
@@ -111,11 +110,12 @@ int store_put_local(store_t *self, const char *agency, Moux__Indicator *ind, int
 int store_withdraw_local(store_t *self, const char *id, const char *type, const char *value,
                          Moux__Indicator **ind, int64_t *rid);
 void store_indicator_free(Moux__Indicator *ind);
-/* An indicator received from partner pid. Later modified wins; an id that
- * this node holds from elsewhere is a CONFLICT and changes nothing. */
+/* An indicator received from partner pid under the MOU with hash mou_hash
+ * (32 bytes; its retention applies). Later modified wins; an id that this
+ * node holds from elsewhere is a CONFLICT and changes nothing. */
 int store_put_received(store_t *self, int64_t pid, const char *from_agency,
-                       const Moux__Indicator *ind, uint64_t received_ms, int64_t *rid,
-                       store_put_t *res);
+                       const Moux__Indicator *ind, uint64_t received_ms,
+                       const unsigned char *mou_hash, int64_t *rid, store_put_t *res);
 
 /* ---- outbox ---- */
 int store_outbox_put(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms);
@@ -176,5 +176,60 @@ typedef struct {
 /* Calls fn for each matching indicator (strings valid during the call). */
 int store_query(store_t *self, const store_filter_t *f,
                 int (*fn)(const store_row_t *row, void *arg), void *arg);
+
+/* ---- MOUs (store_mou.c) ---- */
+#define STORE_MOU_ID_MAX 128
+#define STORE_MOU_REASON_MAX 200
+typedef struct {
+    int64_t mid;
+    unsigned char hash[32];
+    char id[STORE_MOU_ID_MAX + 1];
+    char peer[AGENCY_MAX + 1];
+    char state[16];              /* "active", "superseded", "terminated" */
+    uint64_t activated_ms, ended_ms;
+    char ended_by[AGENCY_MAX + 1]; /* the terminating party ("" when not terminated) */
+    char end_reason[STORE_MOU_REASON_MAX + 1];
+    char *text;                  /* the exact MOU bytes, NUL terminated (owned) */
+    size_t text_len;
+    char *sigs;                  /* both signature lines (owned) */
+    uint8_t *notice;             /* the signed termination notice, if any (owned) */
+    size_t notice_len;
+} store_mou_t;
+void store_mou_free(store_mou_t *m);
+/* Makes an MOU the active one with peer: the one active before is
+ * superseded. 1 if it was already active (nothing changes), 0 done, -1 on
+ * error; a terminated MOU is never activated again (-1, why set). */
+int store_mou_activate(store_t *self, const store_mou_t *m, const char **why);
+/* The active MOU with peer: 1 and *out (store_mou_free), 0 none, -1 error. */
+int store_mou_active(store_t *self, const char *peer, store_mou_t *out);
+/* The MOU with this hash, in any state: 1, 0 unknown, -1 error. */
+int store_mou_by_hash(store_t *self, const unsigned char hash[32], store_mou_t *out);
+/* The latest MOU with peer that was terminated with a notice (to send it on). */
+int store_mou_last_notice(store_t *self, const char *peer, store_mou_t *out);
+/* Every MOU, newest first; *out owned by the caller (free each, then out). */
+int store_mou_list(store_t *self, store_mou_t **out, size_t *n);
+/* Ends the MOU with this hash: state terminated, by which party, why, when,
+ * and its signed notice. 1 if it was already terminated, 0 done, -1 error. */
+int store_mou_terminate(store_t *self, const unsigned char hash[32], const char *by,
+                        const char *reason, uint64_t when_ms, const uint8_t *notice,
+                        size_t notice_len);
+/* Decision counts: n more with this outcome ("allowed" or a reason code)
+ * in direction dir ("out", "in", "relay") under the MOU. */
+int store_mou_count_add(store_t *self, const unsigned char hash[32], const char *dir,
+                        const char *outcome, uint64_t n);
+/* Calls fn for each count of the MOU. */
+int store_mou_counts(store_t *self, const unsigned char hash[32],
+                     int (*fn)(const char *dir, const char *outcome, uint64_t n, void *arg),
+                     void *arg);
+/* Items in direction dir on UTC day (days since 1970-01-01). */
+int store_mou_daily_get(store_t *self, const unsigned char hash[32], const char *dir,
+                        uint64_t day, uint64_t *n);
+int store_mou_daily_add(store_t *self, const unsigned char hash[32], const char *dir,
+                        uint64_t day, uint64_t n);
+/* Deletes the items received under the MOU before before_ms (and their
+ * outbox entries), recording each in the purged table (never the value)
+ * under mou_id. *count: how many. Runs inside the caller's transaction. */
+int store_purge_received(store_t *self, const unsigned char hash[32], const char *mou_id,
+                         uint64_t before_ms, uint64_t now, uint64_t *count);
 
 #endif

@@ -90,11 +90,17 @@ int cli_certify(const char *base, const config_t *cfg, const nodekeys_t *keys,
 
 int cli_tell_node(const char *dir, const char *now_msg, const char *later_msg)
 {
+    return cli_tell_node_cmd(dir, "keys-reload", now_msg, later_msg);
+}
+
+int cli_tell_node_cmd(const char *dir, const char *cmd, const char *now_msg,
+                      const char *later_msg)
+{
     if (!ctl_running(dir)) {
         printf("the node is not running: %s\n", later_msg);
         return 0;
     }
-    json_t *req = json_pack("{s:s}", "cmd", "keys-reload"), *reply = cli_call(dir, req, 10000);
+    json_t *req = json_pack("{s:s}", "cmd", cmd), *reply = cli_call(dir, req, 10000);
     json_decref(req);
     if (!reply)
         return 1;

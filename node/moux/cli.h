@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "identity.h"
+#include "mou.h"
 
 #include <jansson.h>
 
@@ -28,6 +29,29 @@ int cmd_keys_rotate(int argc, char **argv);
 #define CMD_KEYS_ROTATE_USAGE \
     "usage: moux keys rotate -d DIR --root ROOTKEY [--passphrase-file F] [--days N]"
 int cmd_pattern(int argc, char **argv);
+/* moux mou sub-commands that work on a node (cmd_mou_node.c). */
+int cmd_mou_activate(int argc, char **argv);
+int cmd_mou_list(int argc, char **argv);
+int cmd_mou_show_active(int argc, char **argv);
+int cmd_mou_terminate(int argc, char **argv);
+int cmd_mou_purge(int argc, char **argv);
+
+/* How one party's signature on an MOU stands (cli_mou_sigs). */
+#define CLI_MOU_MAX_SIGS 8
+typedef struct {
+    const char *file;                /* the file read for the party (path), or NULL */
+    char path[PATH_MAX_MOUX];
+    char line[MOU_SIG_LINE_MAX + 1]; /* its signature line, when present */
+    int present, valid;
+    int unpinned; /* valid for the MOU, but the node has no root to compare */
+    char why[512];
+} cli_sig_state_t;
+/* Reads the signature files (sigs; none: FILE.AGENCY.sig for each party)
+ * and checks each against m and, with dir, the roots node dir has pinned
+ * for the parties (pinned[i]); own gets the node's agency. 0, or 1 after
+ * saying why. */
+int cli_mou_sigs(const mou_t *m, const char *file, const char **sigs, size_t n_sigs,
+                 const char *dir, cli_sig_state_t st[2], int pinned[2], char own[AGENCY_MAX + 1]);
 
 /* Prints "moux: <message>" to stderr; returns 1 (the failure exit status). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -56,6 +80,9 @@ rootkey_t *cli_open_root(const char *root_file, const char *pass_file);
  * (control "keys-reload") and prints now_msg; if the node is not running,
  * prints later_msg. 0, or 1 after saying why. */
 int cli_tell_node(const char *dir, const char *now_msg, const char *later_msg);
+/* The same with another control command ("reload": partners and MOUs). */
+int cli_tell_node_cmd(const char *dir, const char *cmd, const char *now_msg,
+                      const char *later_msg);
 int cli_certify(const char *base, const config_t *cfg, const nodekeys_t *keys,
                 const char *root_file, const char *pass_file, uint64_t not_after_ms,
                 uint64_t serial, cert_t *out);

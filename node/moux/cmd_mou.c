@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 
-#define MAX_SIGS 8
 #define EXAMPLE_FP_PREFIX "EXAM-PLE"
 
 static const char *s_use_new = "usage: moux mou new [--a AGENCY] [--a-fp FINGERPRINT] "
@@ -40,6 +39,12 @@ static int s_usage_all(void)
 {
     fprintf(stderr, "%s\n%s\n%s\n%s\n%s\n%s\n", s_use_new, s_use_check, s_use_show, s_use_hash,
             s_use_sign, s_use_verify);
+    fprintf(stderr, "usage: moux mou activate -d DIR FILE [--sig SIGFILE]...\n"
+                    "usage: moux mou list -d DIR [--json]\n"
+                    "usage: moux mou show -d DIR ID [--json]\n"
+                    "usage: moux mou terminate -d DIR ID --root ROOTKEY [--passphrase-file F] "
+                    "[--reason TEXT]\n"
+                    "usage: moux mou purge -d DIR [--at TIME]\n");
     return 2;
 }
 
@@ -304,8 +309,12 @@ static int s_check_cmd(int argc, char **argv)
     return s_check(argc, argv, s_use_check);
 }
 
+/* show FILE, or show -d DIR ID: an MOU a node holds. */
 static int s_show(int argc, char **argv)
 {
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "-d") == 0 || strncmp(argv[i], "--dir", 5) == 0)
+            return cmd_mou_show_active(argc, argv);
     return s_check(argc, argv, s_use_show);
 }
 
@@ -452,28 +461,21 @@ out:
 
 /* ---- verify ---- */
 
-typedef struct {
-    const char *file;
-    int present, valid;
-    int unpinned; /* valid for the MOU, but the node has no root to compare */
-    char why[512];
-} s_sig_state_t;
-
 static int s_verify(int argc, char **argv)
 {
     static const struct option opts[] = {{"sig", required_argument, 0, 's'},
                                          {"dir", required_argument, 0, 'd'},
                                          {"json", no_argument, 0, 'j'},
                                          {0, 0, 0, 0}};
-    const char *sigs[MAX_SIGS], *dir = NULL;
+    const char *sigs[CLI_MOU_MAX_SIGS], *dir = NULL;
     size_t n_sigs = 0;
     int as_json = 0, c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (n_sigs == MAX_SIGS)
-                return cli_fail("at most %d --sig files", MAX_SIGS);
+            if (n_sigs == CLI_MOU_MAX_SIGS)
+                return cli_fail("at most %d --sig files", CLI_MOU_MAX_SIGS);
             sigs[n_sigs++] = optarg;
             break;
         case 'd': dir = optarg; break;
@@ -487,68 +489,11 @@ static int s_verify(int argc, char **argv)
     mou_t *m = s_load(file);
     if (!m)
         return 1;
-    int rc = 1;
-    char err[1024], own[AGENCY_MAX + 1] = "";
-    char defpath[2][PATH_MAX_MOUX];
-    unsigned char pins[2][32];
-    int pinned[2] = {0, 0};
-    const unsigned char *pinp[2] = {NULL, NULL};
-    s_sig_state_t st[2];
-    memset(st, 0, sizeof st);
-    if (dir) {
-        if (mou_node_pins(dir, m, pins, pinned, own, err, sizeof err) != 0) {
-            cli_fail("%s", err);
-            goto out;
-        }
-        for (int i = 0; i < 2; i++)
-            pinp[i] = pinned[i] ? pins[i] : NULL;
-    }
-    if (n_sigs == 0) {
-        for (int i = 0; i < 2; i++) {
-            if (mou_sig_path(file, mou_party(m, i), defpath[i], sizeof defpath[i]) != 0) {
-                cli_fail("%s: path too long", file);
-                goto out;
-            }
-            sigs[n_sigs++] = defpath[i];
-        }
-    }
-    for (size_t k = 0; k < n_sigs; k++) {
-        char line[MOU_SIG_LINE_MAX + 1], why[512];
-        size_t len = 0;
-        int party = -1, unpinned = 0;
-        int r = mou_sig_read(sigs[k], line, sizeof line, &len, err, sizeof err);
-        if (r == 0 && mou_verify_sig(m, line, len, pinp, &party, why, sizeof why) == 0) {
-            unpinned = dir && !pinned[party];
-            if (unpinned)
-                snprintf(why, sizeof why, "the signature is valid for this MOU, but node %s has "
-                         "no pinned root for %s (%s)", dir, mou_party(m, party),
-                         strcmp(own, mou_party(m, party)) == 0 ? "its keys/root.pub is missing"
-                                                               : "not a partner");
-            else
-                why[0] = '\0';
-        } else if (r != 0) {
-            str_copy(why, sizeof why, err);
-        }
-        /* Which party the file is for: the one its line names, else the
-         * default file name's party. */
-        if (party < 0)
-            for (int i = 0; i < 2; i++)
-                if (n_sigs == 2 && sigs[k] == defpath[i])
-                    party = i;
-        if (party < 0) {
-            /* A --sig file that names no party (or cannot be read). */
-            fprintf(stderr, "moux: %s: %s\n", sigs[k], r == 0 ? why : err);
-            continue;
-        }
-        s_sig_state_t *s = &st[party];
-        if (s->valid)
-            continue; /* a second file for a party already validly signed */
-        s->file = sigs[k];
-        s->present = r == 0;
-        s->valid = r == 0 && why[0] == '\0';
-        s->unpinned = unpinned;
-        str_copy(s->why, sizeof s->why, r == 1 ? "no signature file" : why);
-    }
+    int rc = 1, pinned[2] = {0, 0};
+    char own[AGENCY_MAX + 1] = "";
+    cli_sig_state_t st[2];
+    if (cli_mou_sigs(m, file, sigs, n_sigs, dir, st, pinned, own) != 0)
+        goto out;
     int both = st[0].valid && st[1].valid;
     char in_force_why[128];
     int in_force = mou_valid_at(m, now_ms(), in_force_why, sizeof in_force_why);
@@ -610,6 +555,8 @@ static const struct {
 } s_subs[] = {
     {"new", s_new},   {"check", s_check_cmd}, {"show", s_show},
     {"hash", s_hash}, {"sign", s_sign},       {"verify", s_verify},
+    {"activate", cmd_mou_activate}, {"list", cmd_mou_list},
+    {"terminate", cmd_mou_terminate}, {"purge", cmd_mou_purge},
 };
 
 int cmd_mou(int argc, char **argv)

@@ -93,20 +93,13 @@ static void s_partner_from_bundle(partner_t *p, const bundle_t *b, const char *f
     p->added_ms = now_ms();
 }
 
-static int s_add(const char *dir, const char *file, const char *fp_text, const char *types,
-                 const char *max_tlp, int force)
+static int s_add(const char *dir, const char *file, const char *fp_text, int force)
 {
     config_t cfg;
     if (cli_config(dir, &cfg) != 0)
         return 1;
     partner_t p;
     memset(&p, 0, sizeof p);
-    const char *bad = NULL;
-    if (policy_types_parse(types, &p.allow_types, &bad) != 0)
-        return cli_fail("--types: unknown indicator type \"%s\"", bad);
-    if (tlp_parse(max_tlp, &p.max_tlp) != 0)
-        return cli_fail("--max-tlp: \"%s\" is not clear, green, amber, amber+strict or red",
-                        max_tlp);
     char *text = s_read_file(file), err[512], fps[FP_STRLEN];
     if (!text)
         return 1;
@@ -140,23 +133,13 @@ static int s_add(const char *dir, const char *file, const char *fp_text, const c
     bundle_free(&b);
     if (rc)
         return 1;
-    char tl[256];
-    policy_types_format(p.allow_types, tl, sizeof tl);
     printf("partner %s added (%s)\n  root fingerprint %s (certificate serial %llu)\n"
-           "  may flow         types %s, up to TLP:%s\n",
-           p.agency, p.endpoint, fps, (unsigned long long)p.cert_serial, tl, tlp_name(p.max_tlp));
+           "  nothing flows until an MOU with it is active (moux mou activate)\n",
+           p.agency, p.endpoint, fps, (unsigned long long)p.cert_serial);
     if (!fp_text)
         fprintf(stderr, "moux: WARNING: no --fingerprint given: before relying on %s, confirm "
                         "%s with its operator out of band\n", p.agency, fps);
-    if (ctl_running(dir)) {
-        json_t *req = json_pack("{s:s}", "cmd", "reload"), *reply = cli_call(dir, req, 5000);
-        json_decref(req);
-        if (!reply)
-            return 1;
-        json_decref(reply);
-        printf("  the running node reloaded its partners\n");
-    }
-    return 0;
+    return cli_tell_node_cmd(dir, "reload", "partners reloaded", "it loads them when it starts");
 }
 
 static int s_list(const char *dir, int as_json)
@@ -172,19 +155,15 @@ static int s_list(const char *dir, int as_json)
         return cli_fail("%s: cannot read partners", dir);
     }
     for (size_t i = 0; i < n; i++) {
-        char tl[256];
-        policy_types_format(ps[i].allow_types, tl, sizeof tl);
         if (as_json) {
-            json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "agency", ps[i].agency,
-                                  "endpoint", ps[i].endpoint, "fingerprint", ps[i].fingerprint,
-                                  "types", tl, "max_tlp", tlp_name(ps[i].max_tlp));
+            json_t *o = json_pack("{s:s, s:s, s:s}", "agency", ps[i].agency,
+                                  "endpoint", ps[i].endpoint, "fingerprint", ps[i].fingerprint);
             char *line = json_dumps(o, JSON_COMPACT);
             printf("%s\n", line);
             free(line);
             json_decref(o);
         } else {
-            printf("%-20s %-28s %s\n%-20s types %s, up to TLP:%s\n", ps[i].agency, ps[i].endpoint,
-                   ps[i].fingerprint, "", tl, tlp_name(ps[i].max_tlp));
+            printf("%-20s %-28s %s\n", ps[i].agency, ps[i].endpoint, ps[i].fingerprint);
         }
     }
     if (!as_json && n == 0)
@@ -197,24 +176,21 @@ static int s_list(const char *dir, int as_json)
 int cmd_peer(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"dir", required_argument, 0, 'd'},   {"fingerprint", required_argument, 0, 'f'},
-        {"types", required_argument, 0, 't'}, {"max-tlp", required_argument, 0, 'm'},
-        {"force", no_argument, 0, 'F'},       {"json", no_argument, 0, 'j'},
+        {"dir", required_argument, 0, 'd'}, {"fingerprint", required_argument, 0, 'f'},
+        {"force", no_argument, 0, 'F'},     {"json", no_argument, 0, 'j'},
         {0, 0, 0, 0}};
     static const char *usage =
-        "usage: moux peer add -d DIR BUNDLE [--fingerprint FP] [--types all|T,T...] "
-        "[--max-tlp LEVEL] [--force]\n       moux peer list -d DIR [--json]";
+        "usage: moux peer add -d DIR BUNDLE [--fingerprint FP] [--force]\n"
+        "       moux peer list -d DIR [--json]";
     if (argc < 2)
         return cli_fail("%s", usage);
-    const char *sub = argv[1], *dir_opt = NULL, *fp = NULL, *types = "all", *tlp = "amber";
+    const char *sub = argv[1], *dir_opt = NULL, *fp = NULL;
     int force = 0, as_json = 0, c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dir_opt = optarg; break;
         case 'f': fp = optarg; break;
-        case 't': types = optarg; break;
-        case 'm': tlp = optarg; break;
         case 'F': force = 1; break;
         case 'j': as_json = 1; break;
         default: return cli_fail("%s", usage);
@@ -224,7 +200,7 @@ int cmd_peer(int argc, char **argv)
     if (!dir)
         return 1;
     if (strcmp(sub, "add") == 0 && optind == argc - 1)
-        return s_add(dir, argv[optind], fp, types, tlp, force);
+        return s_add(dir, argv[optind], fp, force);
     if (strcmp(sub, "list") == 0 && optind == argc)
         return s_list(dir, as_json);
     return cli_fail("%s", usage);

@@ -3,7 +3,6 @@
 #include "ctlclient.h"
 
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,38 +24,11 @@ static const cli_cmd_t s_cmds[] = {
      "wait until the node runs and every partner link is up"},
     {"keys", cmd_keys, "root-gen|root-pub|passwd|certify|rotate|revoke|show ...",
      "agency root key, node certificates, rotation and revocation"},
-    {"mou", cmd_mou, "new|check|show|hash|sign|verify ...",
-     "write, check, sign and verify memoranda of understanding"},
+    {"mou", cmd_mou, "new|check|show|hash|sign|verify|activate|list|terminate|purge ...",
+     "write, sign and verify MOUs; activate, list and terminate a node's MOUs; retention"},
     {"pattern", cmd_pattern, "check 'PATTERN' [--json]",
      "validate a STIX 2.1 pattern and show what it indicates"},
 };
-
-int cli_fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("moux: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
-const char *cli_dir(const char *opt)
-{
-    const char *dir = opt ? opt : getenv("MOUX_DIR");
-    if (!dir)
-        cli_fail("no node directory: give -d DIR or set MOUX_DIR");
-    return dir;
-}
-
-int cli_config(const char *dir, config_t *cfg)
-{
-    char err[512];
-    if (config_load(dir, cfg, err, sizeof err) != 0)
-        return cli_fail("%s", err);
-    return 0;
-}
 
 static void s_usage(FILE *out)
 {
@@ -82,20 +54,4 @@ int main(int argc, char **argv)
     cli_fail("unknown command \"%s\"", argv[1]);
     s_usage(stderr);
     return 2;
-}
-
-json_t *cli_call(const char *dir, json_t *req, int timeout_ms)
-{
-    char err[512];
-    json_t *reply = ctl_call(dir, req, timeout_ms, err, sizeof err);
-    if (!reply) {
-        cli_fail("%s", err);
-        return NULL;
-    }
-    if (!json_is_true(json_object_get(reply, "ok"))) {
-        cli_fail("the node refused: %s", json_string_value(json_object_get(reply, "error")));
-        json_decref(reply);
-        return NULL;
-    }
-    return reply;
 }

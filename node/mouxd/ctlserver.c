@@ -2,6 +2,7 @@
  * srwx------, in a 0700 directory) serving the moux CLI. One JSON object per request and per
  * reply; docs/OPERATING.md lists the commands. */
 #include "daemon.h"
+#include "retention.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"
@@ -72,6 +73,51 @@ static json_t *s_cert_json(const char *whose, uint64_t serial, uint64_t not_afte
                      "days_left", (json_int_t)days);
 }
 
+#define MOU_EXPIRY_WARN_MS (30ull * 86400000u)
+
+static int s_count_json(const char *dir, const char *outcome, uint64_t n, void *arg)
+{
+    json_t *counts = arg, *per_dir = json_object_get(counts, dir);
+    if (!per_dir) {
+        per_dir = json_object();
+        json_object_set_new(counts, dir, per_dir);
+    }
+    json_object_set_new(per_dir, outcome, json_integer((json_int_t)n));
+    return 0;
+}
+
+/* The MOU with a partner: which, until when, whether items flow and why
+ * not, and the decisions made under it ("out", "in", "relay" counts). */
+static json_t *s_mou_json(daemon_t *d, link_t *l, json_t *warnings)
+{
+    agreement_t *a = link_agreement(l);
+    char why[256], until[32];
+    const char *blocked = agreement_blocked(a, now_ms(), why, sizeof why);
+    const char *held = link_blocked(l);
+    if (!blocked && held[0])
+        blocked = held; /* the daily limit */
+    json_t *o = json_pack("{s:o}", "blocked", blocked ? json_string(blocked) : json_null());
+    if (!a->mou)
+        return o;
+    uint64_t now = now_ms(), exp = mou_expires_ms(a->mou);
+    long long days = now < exp ? (long long)((exp - now) / 86400000u) : -1;
+    format_time_ms(exp, until);
+    json_t *counts = json_object();
+    store_mou_counts(d->store, mou_hash_bytes(a->mou), s_count_json, counts);
+    json_object_set_new(o, "id", json_string(mou_id(a->mou)));
+    json_object_set_new(o, "hash", json_string(mou_hash_hex(a->mou)));
+    json_object_set_new(o, "expires", json_string(until));
+    json_object_set_new(o, "days_to_expiry", json_integer(days));
+    json_object_set_new(o, "counts", counts);
+    if (now < exp && exp - now < MOU_EXPIRY_WARN_MS) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "MOU %s with %s expires in %lld day(s), on %s", mou_id(a->mou),
+                 link_partner(l)->agency, days, until);
+        json_array_append_new(warnings, json_string(msg));
+    }
+    return o;
+}
+
 static json_t *s_status(daemon_t *d)
 {
     json_t *partners = json_array(), *warnings = json_array();
@@ -80,13 +126,12 @@ static json_t *s_status(daemon_t *d)
         const partner_t *p = link_partner(l);
         int64_t outbox = 0;
         store_outbox_count(d->store, p->pid, &outbox);
-        char when[32], types[256];
-        policy_types_format(p->allow_types, types, sizeof types);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "agency", p->agency,
+        char when[32];
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "agency", p->agency,
                               "link", link_is_up(l) ? "up" : "down", "endpoint", p->endpoint,
-                              "outbox", (json_int_t)outbox, "types", types, "max_tlp",
-                              tlp_name(p->max_tlp), "refused_in",
-                              (json_int_t)link_refused_in(l));
+                              "outbox", (json_int_t)outbox, "refused_in",
+                              (json_int_t)link_refused_in(l), "mou",
+                              s_mou_json(d, l, warnings));
         if (link_last_receipt(l)) {
             format_time_ms(link_last_receipt(l), when);
             json_object_set_new(o, "last_receipt", json_string(when));
@@ -313,6 +358,16 @@ static json_t *s_dispatch(daemon_t *d, json_t *req)
         if (daemon_reload(d) != 0)
             return s_error("reload failed; see the daemon log");
         return json_pack("{s:b}", "ok", 1);
+    }
+    if (strcmp(cmd, "purge") == 0) {
+        /* As of at_ms (never before now: retention is a most). */
+        json_int_t at = json_integer_value(json_object_get(req, "at_ms"));
+        uint64_t now = now_ms(), purged = 0;
+        char err[512];
+        if (retention_purge(d->store, d->cfg.agency, at > (json_int_t)now ? (uint64_t)at : now,
+                            &purged, err, sizeof err) != 0)
+            return s_error("%s", err);
+        return json_pack("{s:b, s:I}", "ok", 1, "purged", (json_int_t)purged);
     }
     return s_error("unknown command \"%s\"", cmd);
 }

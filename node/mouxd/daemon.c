@@ -1,5 +1,6 @@
 /* The daemon: start-up, the poll loop, reload, publishing, shutdown. */
 #include "daemon.h"
+#include "retention.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"
@@ -198,28 +199,69 @@ int daemon_init(daemon_t *d, const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-/* Queues one published version for a partner if the policy allows it; if
- * not, an older version still queued for it goes too. */
-static int s_queue_for(daemon_t *d, const partner_t *p, int64_t rid, const Moux__Indicator *ind)
+/* Queues one version for a partner if its MOU allows it; if not, an older
+ * version still queued for it goes too. */
+static int s_queue_for(daemon_t *d, link_t *link, int64_t rid, const Moux__Indicator *ind)
 {
-    const char *reason = policy_outbound(p, ind);
-    if (!reason)
+    const partner_t *p = link_partner(link);
+    agreement_t *a = link_agreement(link);
+    policy_verdict_t v = policy_outbound(a->mou, d->cfg.agency, p->agency, ind, now_ms());
+    agreement_count(a, "out", v.reason ? v.reason : "allowed");
+    if (!v.reason)
         return store_outbox_put(d->store, p->pid, rid, ind->modified_ms);
-    log_info("OUTBOUND-REFUSED", "%s not sent to %s: %s", ind->id, p->agency, reason);
+    log_info("OUTBOUND-REFUSED", "%s not sent to %s: %s (%s)", ind->id, p->agency, v.reason,
+             v.rule);
     return store_outbox_drop(d->store, p->pid, rid) ||
-           store_event(d->store, "outbound-refused", p->agency, ind->id, reason, ind->type);
+           store_event(d->store, "outbound-refused", p->agency, ind->id, v.reason, v.rule);
 }
 
-/* Every partner, also those whose link is not open yet. */
+/* Every partner. One whose link could not be built yet (it is retried)
+ * has no MOU loaded: its items queue unjudged, and the check when they
+ * leave (link.c) decides, so nothing is lost and nothing goes unchecked. */
 static int s_queue_for_partners(daemon_t *d, int64_t rid, const Moux__Indicator *ind)
 {
     for (size_t j = 0; j < d->n_links; j++)
-        if (s_queue_for(d, link_partner(d->links[j]), rid, ind) != 0)
+        if (s_queue_for(d, d->links[j], rid, ind) != 0)
             return -1;
     for (size_t j = 0; j < d->n_unlinked; j++)
-        if (s_queue_for(d, &d->unlinked[j], rid, ind) != 0)
+        if (store_outbox_put(d->store, d->unlinked[j].pid, rid, ind->modified_ms) != 0)
             return -1;
     return 0;
+}
+
+int daemon_relay(daemon_t *d, link_t *from, int64_t rid, const Moux__Indicator *ind, int update)
+{
+    agreement_t *fa = link_agreement(from);
+    const char *from_agency = link_partner(from)->agency;
+    for (size_t j = 0; j < d->n_links; j++) {
+        link_t *to = d->links[j];
+        if (to == from)
+            continue;
+        const partner_t *p = link_partner(to);
+        policy_verdict_t v = policy_relay(fa->mou, d->cfg.agency, from_agency, p->agency, ind);
+        agreement_count(fa, "relay", v.reason ? v.reason : "allowed");
+        if (!v.reason) {
+            if (s_queue_for(d, to, rid, ind) != 0)
+                return -1;
+        } else if (update && store_outbox_drop(d->store, p->pid, rid) != 0) {
+            return -1; /* an older version that could go may no longer */
+        }
+    }
+    return 0;
+}
+
+int daemon_flush_counts(daemon_t *d)
+{
+    int rc = 0;
+    for (size_t j = 0; j < d->n_links; j++)
+        rc |= agreement_flush(link_agreement(d->links[j]), d->store);
+    return rc;
+}
+
+void daemon_drop_counts(daemon_t *d)
+{
+    for (size_t j = 0; j < d->n_links; j++)
+        link_agreement(d->links[j])->n_tally = 0;
 }
 
 int daemon_withdraw(daemon_t *d, const char *id, const char *type, const char *value,
@@ -231,10 +273,12 @@ int daemon_withdraw(daemon_t *d, const char *id, const char *type, const char *v
         return -1;
     int rc = store_withdraw_local(d->store, id, type, value, &ind, &rid);
     if (rc == 1 && (s_queue_for_partners(d, rid, ind) != 0 ||
-                    store_event(d->store, "withdrawn", NULL, ind->id, NULL, NULL) != 0))
+                    store_event(d->store, "withdrawn", NULL, ind->id, NULL, NULL) != 0 ||
+                    daemon_flush_counts(d) != 0))
         rc = -1;
     if (rc < 0 || store_commit(d->store) != 0) {
         store_rollback(d->store);
+        daemon_drop_counts(d);
         store_indicator_free(ind);
         return -1;
     }
@@ -267,7 +311,7 @@ int daemon_publish(daemon_t *d, publish_item_t *items, size_t n)
     }
     /* The outbox rows commit with the indicators: nothing published is lost
      * and nothing is queued that was not stored. */
-    if (store_commit(d->store) != 0)
+    if (daemon_flush_counts(d) != 0 || store_commit(d->store) != 0)
         goto fail;
     for (size_t j = 0; j < d->n_links; j++)
         link_pump(d->links[j]);
@@ -275,6 +319,7 @@ int daemon_publish(daemon_t *d, publish_item_t *items, size_t n)
 fail:
     log_error("PUBLISH-FAILED", "store: %s", store_errmsg(d->store));
     store_rollback(d->store);
+    daemon_drop_counts(d);
     return -1;
 }
 
@@ -298,6 +343,28 @@ static void s_rebuild_link(daemon_t *d, size_t i)
     free(ps);
 }
 
+/* Retention on schedule, and each MOU's expiry recorded once. */
+static void s_agreements_tick(daemon_t *d)
+{
+    uint64_t mono = mono_ms(), now = now_ms(), purged = 0;
+    if (mono >= d->purge_at_ms) {
+        char err[512];
+        d->purge_at_ms = mono + (uint64_t)d->cfg.retention_check_seconds * 1000u;
+        if (retention_purge(d->store, d->cfg.agency, now, &purged, err, sizeof err) != 0)
+            log_error("RETENTION", "%s", err);
+    }
+    for (size_t i = 0; i < d->n_links; i++) {
+        agreement_t *a = link_agreement(d->links[i]);
+        if (a->mou && !a->expiry_noted && now >= mou_expires_ms(a->mou)) {
+            a->expiry_noted = 1;
+            log_warn("MOU-EXPIRED", "partner %s: MOU %s expired; nothing flows under it",
+                     link_partner(d->links[i])->agency, mou_id(a->mou));
+            store_event(d->store, "mou-expired", link_partner(d->links[i])->agency, NULL, NULL,
+                        mou_id(a->mou));
+        }
+    }
+}
+
 /* Work the handlers asked for, done where no socket is in use. */
 static void s_between_rounds(daemon_t *d)
 {
@@ -307,6 +374,7 @@ static void s_between_rounds(daemon_t *d)
         if (link_wants_rebuild(d->links[i]))
             s_rebuild_link(d, i);
     keys_tick(d);
+    s_agreements_tick(d);
 }
 
 int daemon_run(daemon_t *d)

@@ -6,12 +6,34 @@
 
 #include "config.h"
 #include "identity.h"
+#include "mou.h"
 #include "nodekeys.h"
 #include "store.h"
 
 #include <stdint.h>
 
 typedef struct link link_t;
+
+/* ---- agreement.c: the MOU with one partner, as the link enforces it ---- */
+#define TALLY_MAX 24
+typedef struct {
+    const char *dir, *outcome; /* static strings */
+    uint64_t n;
+} tally_t;
+
+typedef struct {
+    mou_t *mou;                  /* the active MOU with the partner; NULL: none */
+    char ended[512];             /* when none: how the last one ended, for status */
+    unsigned char peer_hash[MOU_HASH_BYTES];
+    int peer_heard;              /* the partner has announced its MOU with us */
+    int peer_has;                /* ... and holds one (peer_hash) */
+    uint8_t *notice;             /* a termination notice to pass on (ours or its) */
+    size_t notice_len;
+    uint64_t day, sent_today;    /* outbound daily-limit accounting (UTC day) */
+    int expiry_noted;            /* the MOU's expiry is recorded */
+    tally_t tally[TALLY_MAX];    /* decisions not yet written to the store */
+    size_t n_tally;
+} agreement_t;
 
 typedef struct {
     config_t cfg;
@@ -37,6 +59,7 @@ typedef struct {
     uint64_t relink_at_ms;
     int lock_fd;
     uint64_t started_ms;
+    uint64_t purge_at_ms;     /* next retention purge (monotonic) */
 } daemon_t;
 
 int daemon_init(daemon_t *d, const char *dir, char *err, size_t errlen);
@@ -71,10 +94,35 @@ void keys_on_update(daemon_t *d, link_t *link, const Moux__KeyUpdate *ku, Moux__
  * comes back through ZAP (after a revocation, or with our new transport key). */
 int daemon_router_restart(daemon_t *d);
 
+/* Loads the active MOU with peer (and the last termination notice) from
+ * the store; forgets what the partner announced. 0, or -1 on a store error. */
+int agreement_load(agreement_t *a, daemon_t *d, const char *peer);
+void agreement_fini(agreement_t *a);
+/* The hash of the active MOU, or NULL. */
+const unsigned char *agreement_hash(const agreement_t *a);
+/* NULL when items may go to the partner now (an MOU active and in force,
+ * and the partner announced the same one); else why not, for status. */
+const char *agreement_blocked(const agreement_t *a, uint64_t now, char *buf, size_t cap);
+/* What the partner announced (KeyUpdate, or its ack): hash empty for none. */
+void agreement_heard(agreement_t *a, const ProtobufCBinaryData *hash, const char *peer);
+/* How many more items may go today under the daily limit (UINT64_MAX: no
+ * limit); agreement_sent counts n sent and records them in the store. */
+uint64_t agreement_quota(agreement_t *a, daemon_t *d, uint64_t now);
+void agreement_sent(agreement_t *a, daemon_t *d, uint64_t n, uint64_t now);
+/* Counts one decision (dir "out", "in", "relay"; outcome "allowed" or a
+ * reason code, both static strings); agreement_flush writes the counts in
+ * the caller's transaction. */
+void agreement_count(agreement_t *a, const char *dir, const char *outcome);
+int agreement_flush(agreement_t *a, store_t *st);
+/* A termination notice from the partner: checked against its pinned root
+ * and, when valid, the MOU it names ends here too. NULL or why refused. */
+const char *agreement_take_notice(daemon_t *d, link_t *link, const Moux__MouNotice *mn);
+
 /* ---- link.c: one partner ---- */
 link_t *link_new(daemon_t *d, const partner_t *p);
 void link_destroy(link_t **self_p);
 const partner_t *link_partner(const link_t *self);
+agreement_t *link_agreement(link_t *self);
 void *link_dealer(link_t *self);
 void *link_monitor(link_t *self);
 /* The batch key for the partner's current key and ours as it knows us. */
@@ -112,6 +160,8 @@ double link_rate(const link_t *self);   /* items receipted per second, smoothed 
 int link_in_catch_up(const link_t *self);
 void link_set_rx_high(link_t *self, uint64_t seq);
 const char *link_last_error(const link_t *self);
+/* Why nothing is sent to the partner now (its MOU, the daily limit), or "". */
+const char *link_blocked(const link_t *self);
 void link_on_monitor(link_t *self);
 void link_on_dealer(link_t *self);
 /* Sends what the outbox holds, as far as the window allows. */
@@ -144,5 +194,14 @@ int daemon_withdraw(daemon_t *d, const char *id, const char *type, const char *v
                     char id_out[IND_ID_LEN + 1]);
 /* Stores and queues every item not already refused (reason set). */
 int daemon_publish(daemon_t *d, publish_item_t *items, size_t n);
+/* An item (row rid) received from the partner of link `from` goes on to
+ * every other partner the MOUs allow (policy_relay, then the MOU with that
+ * partner). update: it replaced an older version, which leaves the outbox
+ * of partners it may no longer go to. Inside the caller's transaction. */
+int daemon_relay(daemon_t *d, link_t *from, int64_t rid, const Moux__Indicator *ind, int update);
+/* Writes the decision counts of every link (inside the caller's
+ * transaction), or forgets them after a rollback. */
+int daemon_flush_counts(daemon_t *d);
+void daemon_drop_counts(daemon_t *d);
 
 #endif

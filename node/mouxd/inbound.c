@@ -30,7 +30,12 @@ typedef struct {
     zmq_msg_t *route;
     const partner_key_t *key;   /* the partner key that signed the batch */
     const nodekeys_t *ours;     /* our keys the batch is encrypted for */
+    agreement_t *ag;            /* the MOU with the partner */
+    uint64_t now, quota;        /* items the daily limit still lets in */
+    uint64_t accepted;
 } s_ctx_t;
+
+#define DAY_MS 86400000u
 
 static void s_reply(s_ctx_t *c, const uint8_t *frame, size_t len)
 {
@@ -106,34 +111,70 @@ static const char *s_check_header(s_ctx_t *c, const Moux__BatchHeader *h)
         return REASON_WRONG_RECIPIENT_KEY;
     if (h->timestamp_ms + skew < now || h->timestamp_ms > now + skew)
         return REASON_STALE_TIMESTAMP;
+    /* Both nodes hold the same MOU, in force: else nothing is taken. */
+    const mou_t *m = c->ag->mou;
+    if (!m)
+        return REASON_NO_MOU;
+    if (h->mou_hash.len != MOU_HASH_BYTES ||
+        sodium_memcmp(h->mou_hash.data, mou_hash_bytes(m), MOU_HASH_BYTES) != 0)
+        return REASON_MOU_MISMATCH;
+    if (!mou_valid_at(m, now, NULL, 0))
+        return REASON_MOU_NOT_IN_FORCE;
     return NULL;
 }
 
-
-static Moux__ItemStatus s_store_item(s_ctx_t *c, const Moux__Indicator *ind, const char **reason)
+/* What the daily limit of the partner's direction still lets in today. */
+static int s_daily_quota(s_ctx_t *c)
 {
+    const mou_dir_t *dir = mou_direction(c->ag->mou, c->p->agency, c->d->cfg.agency);
+    uint64_t n = 0;
+    c->quota = UINT64_MAX;
+    if (!dir || !dir->daily_limit)
+        return 0;
+    if (store_mou_daily_get(c->d->store, mou_hash_bytes(c->ag->mou), "in", c->now / DAY_MS, &n))
+        return -1;
+    c->quota = n >= dir->daily_limit ? 0 : dir->daily_limit - n;
+    return 0;
+}
+
+
+/* Judges one item by its shape and the MOU, stores it, and queues it for
+ * the partners the MOUs let it go on to. */
+static Moux__ItemStatus s_store_item(s_ctx_t *c, const Moux__Indicator *ind, const char **reason,
+                                     const char **rule)
+{
+    *rule = "shape";
     *reason = item_check_shape(ind);
-    /* Nobody relays yet: an item names its sender as origin, or no one
-     * (anonymised). Anything else would let a partner speak for a third
-     * agency. */
-    if (!*reason && ind->origin[0] && strcmp(ind->origin, c->p->agency) != 0)
-        *reason = REASON_ORIGIN_MISMATCH;
-    if (!*reason)
-        *reason = policy_inbound(c->p, ind);
+    if (!*reason) {
+        policy_verdict_t v = policy_inbound(c->ag->mou, c->d->cfg.agency, c->p->agency, ind,
+                                            c->now);
+        *reason = v.reason;
+        *rule = v.rule;
+    }
+    if (!*reason && c->accepted >= c->quota) {
+        *reason = REASON_DAILY_LIMIT;
+        *rule = "daily-limit";
+    }
     if (*reason)
         return MOUX__ITEM_STATUS__ITEM_REJECTED;
     int64_t rid = 0;
     store_put_t res;
-    if (store_put_received(c->d->store, c->p->pid, c->p->agency, ind, now_ms(), &rid, &res) != 0) {
+    if (store_put_received(c->d->store, c->p->pid, c->p->agency, ind, c->now,
+                           mou_hash_bytes(c->ag->mou), &rid, &res) != 0 ||
+        ((res == STORE_NEW || res == STORE_UPDATED) &&
+         daemon_relay(c->d, c->link, rid, ind, res == STORE_UPDATED) != 0)) {
         *reason = REASON_STORE_FAILED;
         return (Moux__ItemStatus)-1;
     }
     if (res == STORE_CONFLICT) {
         *reason = REASON_ID_CONFLICT;
+        *rule = "id";
         return MOUX__ITEM_STATUS__ITEM_REJECTED;
     }
-    return res == STORE_UNCHANGED ? MOUX__ITEM_STATUS__ITEM_DUPLICATE
-                                  : MOUX__ITEM_STATUS__ITEM_ACCEPTED;
+    if (res == STORE_UNCHANGED)
+        return MOUX__ITEM_STATUS__ITEM_DUPLICATE;
+    c->accepted++;
+    return MOUX__ITEM_STATUS__ITEM_ACCEPTED;
 }
 
 /* Stores the items, the batch and its receipt in one transaction, then
@@ -148,7 +189,7 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
     Moux__ItemResult **resp = calloc(n ? n : 1, sizeof *resp);
     uint8_t hash[BATCH_HASH_BYTES], *frame = NULL;
     size_t flen = 0, refused = 0;
-    if (!res || !resp || store_begin(d->store) != 0)
+    if (!res || !resp || store_begin(d->store) != 0 || s_daily_quota(c) != 0)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         const Moux__Indicator *ind = batch->items[i];
@@ -156,17 +197,24 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
         resp[i] = &res[i];
         res[i].id = ind->id;
         res[i].modified_ms = ind->modified_ms;
-        const char *reason = "";
-        res[i].status = s_store_item(c, ind, &reason);
+        const char *reason = "", *rule = "";
+        res[i].status = s_store_item(c, ind, &reason, &rule);
         if ((int)res[i].status < 0)
             goto fail;
+        agreement_count(c->ag, "in", res[i].status == MOUX__ITEM_STATUS__ITEM_REJECTED
+                                         ? reason : "allowed");
         if (res[i].status == MOUX__ITEM_STATUS__ITEM_REJECTED) {
             res[i].reason = (char *)reason;
             refused++;
-            if (store_event(d->store, "item-refused", c->p->agency, ind->id, reason, ind->type))
+            if (store_event(d->store, "item-refused", c->p->agency, ind->id, reason, rule))
                 goto fail;
         }
     }
+    if ((c->quota != UINT64_MAX && c->accepted &&
+         store_mou_daily_add(d->store, mou_hash_bytes(c->ag->mou), "in", c->now / DAY_MS,
+                             c->accepted) != 0) ||
+        daemon_flush_counts(d) != 0)
+        goto fail;
     envelope_hash(env->header.data, env->header.len, payload, plen, hash);
     Moux__ReceiptBody b;
     s_receipt_for(c, h, &b);
@@ -190,6 +238,7 @@ fail:
     log_error("STORE-FAILED", "partner %s: batch seq %llu not stored, not receipted: %s",
               c->p->agency, (unsigned long long)h->sequence, store_errmsg(d->store));
     store_rollback(d->store);
+    daemon_drop_counts(d); /* they counted what the rollback undid */
 out:
     free(frame);
     free(res);
@@ -292,6 +341,17 @@ static void s_on_key_update(s_ctx_t *c, const Moux__KeyUpdate *ku)
 {
     Moux__KeyUpdateAck ack = MOUX__KEY_UPDATE_ACK__INIT;
     keys_on_update(c->d, c->link, ku, &ack);
+    /* The partner's MOU with us: a termination first, then what it holds. */
+    const char *why = ku->mou_notice ? agreement_take_notice(c->d, c->link, ku->mou_notice) : NULL;
+    if (why) {
+        log_warn("MOU-NOTICE-REFUSED", "partner %s: termination notice refused: %s",
+                 c->p->agency, why);
+        store_event(c->d->store, "mou-notice-refused", c->p->agency, NULL, why, NULL);
+    }
+    agreement_heard(c->ag, &ku->mou_hash, c->p->agency);
+    const unsigned char *ours = agreement_hash(c->ag);
+    if (ours)
+        ack.mou_hash = (ProtobufCBinaryData){MOU_HASH_BYTES, (uint8_t *)ours};
     Moux__Frame f = MOUX__FRAME__INIT;
     f.kind_case = MOUX__FRAME__KIND_KEY_UPDATE_ACK;
     f.key_update_ack = &ack;
@@ -302,6 +362,7 @@ static void s_on_key_update(s_ctx_t *c, const Moux__KeyUpdate *ku)
         s_reply(c, buf, len);
     }
     free(buf);
+    link_pump(c->link); /* it may hold the same MOU as we do now */
 }
 
 /* Reads one [routing id][frame] message; returns 0 when none is waiting. */
@@ -322,7 +383,8 @@ static int s_recv_one(daemon_t *d)
         log_warn("FRAME-UNKNOWN-PEER", "frame from an unadmitted peer dropped");
         goto out;
     }
-    s_ctx_t c = {d, link, link_partner(link), &route, NULL, NULL};
+    s_ctx_t c = {d, link, link_partner(link), &route, NULL, NULL, link_agreement(link), now_ms(),
+                 UINT64_MAX, 0};
     if (link_throttled(link)) { /* abuse: dropped unread, no receipt, no log line each */
         for (int more = zmq_msg_more(&body); more;) {
             zmq_msg_t extra;

@@ -79,9 +79,12 @@ struct link {
     uint64_t backoff_ms, retry_at_ms;
     uint64_t last_receipt_ms, refused_in;
     char last_error[ENDPOINT_MAX + 64];
+    agreement_t ag;          /* the MOU with the partner */
+    char blocked[256];       /* why nothing is sent now ("" when sending) */
 };
 
 const partner_t *link_partner(const link_t *self) { return &self->p; }
+agreement_t *link_agreement(link_t *self) { return &self->ag; }
 void *link_dealer(link_t *self) { return self->dealer; }
 void *link_monitor(link_t *self) { return self->monitor; }
 const unsigned char *link_rx_key(const link_t *self) { return self->rx_key; }
@@ -222,8 +225,8 @@ link_t *link_new(daemon_t *d, const partner_t *p)
     /* Until the partner has acknowledged our current certificate it only
      * knows the previous one: keep speaking with that during the overlap. */
     self->own = d->prev && p->acked_serial < d->keys_since_serial ? d->prev : d->id;
-    if (link_refresh(self) != 0) {
-        log_error("LINK-KEYS", "partner %s: cannot read its keys: %s", p->agency,
+    if (link_refresh(self) != 0 || agreement_load(&self->ag, d, p->agency) != 0) {
+        log_error("LINK-KEYS", "partner %s: cannot read its keys or MOU: %s", p->agency,
                   store_errmsg(d->store));
         link_destroy(&self);
         return NULL;
@@ -273,6 +276,7 @@ void link_destroy(link_t **self_p)
     sodium_free(self->tx_key);
     sodium_free(self->rx_key);
     free(self->pkeys);
+    agreement_fini(&self->ag);
     for (size_t i = 0; i < SENT_RING; i++)
         free(self->sent[i].items);
     free(self);
@@ -389,22 +393,38 @@ static uint64_t s_id_hash(const link_t *self, const char *id)
     return v;
 }
 
-/* The policy is checked again when an item leaves, not only when it was
- * queued: the partner's allowances may have tightened since. What may no
- * longer go is dropped from the outbox and recorded; the rest keeps its
- * order at the front of ob. Returns how many may go. */
+/* An item we received (the last hop is the partner it came from) may go on
+ * only as that partner's MOU with us allows. */
+static policy_verdict_t s_relay_check(link_t *self, const Moux__Indicator *ind)
+{
+    const char *from = ind->hops[ind->n_hops - 1];
+    link_t *fl = daemon_link_by_agency(self->d, from);
+    return policy_relay(fl ? fl->ag.mou : NULL, self->d->cfg.agency, from, self->p.agency, ind);
+}
+
+/* The MOU is checked again when an item leaves, not only when it was
+ * queued: it may have been replaced since. What may no longer go is dropped
+ * from the outbox and recorded; the rest keeps its order at the front of
+ * ob. Returns how many may go. */
 static size_t s_filter_policy(link_t *self, outbox_batch_t *ob)
 {
     size_t keep = 0;
+    uint64_t now = now_ms();
     for (size_t i = 0; i < ob->n; i++) {
         Moux__Indicator *ind = ob->items[i];
         int64_t rid = ob->rids[i];
-        const char *why = policy_outbound(&self->p, ind);
+        policy_verdict_t v = policy_outbound(self->ag.mou, self->d->cfg.agency, self->p.agency,
+                                             ind, now);
+        if (!v.reason && ind->n_hops) /* received here: the relay rules again */
+            v = s_relay_check(self, ind);
+        const char *why = v.reason;
         if (why) {
-            log_info("OUTBOUND-REFUSED", "%s not sent to %s: %s", ind->id, self->p.agency, why);
+            log_info("OUTBOUND-REFUSED", "%s not sent to %s: %s (%s)", ind->id, self->p.agency,
+                     why, v.rule);
+            agreement_count(&self->ag, "out", why);
             if (store_outbox_drop(self->d->store, self->p.pid, rid) != 0 ||
                 store_event(self->d->store, "outbound-refused", self->p.agency, ind->id, why,
-                            ind->type) != 0)
+                            v.rule) != 0)
                 log_error("STORE-OUTBOX", "partner %s: %s", self->p.agency,
                           store_errmsg(self->d->store));
         }
@@ -418,7 +438,32 @@ static size_t s_filter_policy(link_t *self, outbox_batch_t *ob)
             ob->rids[keep++] = rid;
         }
     }
+    if (keep < ob->n && agreement_flush(&self->ag, self->d->store) != 0)
+        log_error("STORE-FAILED", "partner %s: %s", self->p.agency, store_errmsg(self->d->store));
     return keep;
+}
+
+/* An item leaves without origin and hops when the MOU says to anonymise,
+ * and never with hops but no origin (the path would name the source). */
+static int s_anonymise(link_t *self, outbox_batch_t *ob, size_t n)
+{
+    int all = policy_anonymise(self->ag.mou, self->d->cfg.agency, self->p.agency);
+    for (size_t i = 0; i < n; i++) {
+        Moux__Indicator *ind = ob->items[i];
+        if (all && ind->origin[0]) {
+            char *none = strdup("");
+            if (!none)
+                return -1;
+            free(ind->origin);
+            ind->origin = none;
+        }
+        if (!ind->origin[0]) {
+            for (size_t j = 0; j < ind->n_hops; j++)
+                free(ind->hops[j]);
+            ind->n_hops = 0;
+        }
+    }
+    return 0;
 }
 
 /* Remembers what a batch carried, for its receipt. */
@@ -466,13 +511,22 @@ static int s_send_one(link_t *self, int64_t *cursor, int64_t upto)
     ob.n = allowed; /* what fits is counted among the allowed items only */
     int rc = -1;
     size_t plen = 0, flen = 0, n = s_items_that_fit(&ob);
+    uint64_t quota = self->ag.mou ? agreement_quota(&self->ag, d, now_ms()) : 0;
     ob.n = saved;
     assert(n > 0); /* one item is far smaller than a frame (indicator.h limits) */
-    uint8_t *payload = s_pack_batch(&ob, n, &plen), *frame = NULL;
-    if (!payload || s_reserve_seq(self) != 0)
+    if (quota == 0) { /* the daily limit is reached: the items wait for tomorrow */
+        outbox_batch_free(&ob);
+        return 0;
+    }
+    if (n > quota)
+        n = (size_t)quota;
+    uint8_t *payload = NULL, *frame = NULL;
+    if (s_anonymise(self, &ob, n) != 0 || !(payload = s_pack_batch(&ob, n, &plen)) ||
+        s_reserve_seq(self) != 0)
         goto out;
     envelope_meta_t meta = {
-        .sender = d->cfg.agency, .recipient = self->p.agency, .mou_id = "",
+        .sender = d->cfg.agency, .recipient = self->p.agency, .mou_id = mou_id(self->ag.mou),
+        .mou_hash = mou_hash_bytes(self->ag.mou),
         .sender_key_id = self->own->keys->sign_id, .recipient_key_id = NULL,
         .sequence = self->next_seq, .timestamp_ms = now_ms(), .item_count = (uint32_t)n,
     };
@@ -492,6 +546,7 @@ static int s_send_one(link_t *self, int64_t *cursor, int64_t upto)
     f->seq = self->next_seq++;
     f->sent_ms = mono_ms();
     f->items = n;
+    agreement_sent(&self->ag, d, n, now_ms());
     if (s_remember(self, &meta, hash, &ob, n) != 0)
         log_warn("BATCH-UNTRACKED", "partner %s: out of memory; its receipt will be ignored and "
                  "the items resent", self->p.agency);
@@ -546,9 +601,20 @@ void link_pump(link_t *self)
         }
         return;
     }
+    const char *blocked = agreement_blocked(&self->ag, now_ms(), self->blocked,
+                                            sizeof self->blocked);
+    if (!blocked && agreement_quota(&self->ag, self->d, now_ms()) == 0)
+        blocked = snprintf(self->blocked, sizeof self->blocked, "daily-limit: the MOU's daily "
+                           "limit is reached; sending resumes at 00:00Z") > 0 ? self->blocked : NULL;
+    if (!blocked)
+        self->blocked[0] = '\0';
+    if (blocked)
+        return;
     while (self->n_inflight < window && s_send_next(self) == 1)
         ;
 }
+
+const char *link_blocked(const link_t *self) { return self->blocked; }
 
 /* Doubles the retransmission delay, up to retry_max_ms; a good receipt
  * resets it. */
@@ -746,6 +812,7 @@ static const char *s_receipt_key(link_t *self, const Moux__SignedReceipt *sr,
 /* The partner's answer to our KeyUpdate. */
 static void s_on_key_ack(link_t *self, const Moux__KeyUpdateAck *ack)
 {
+    agreement_heard(&self->ag, &ack->mou_hash, self->p.agency);
     if (ack->refused[0]) {
         char reason[64];
         str_sanitize(reason, sizeof reason, ack->refused); /* partner text */
@@ -802,6 +869,10 @@ static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
         s_rewind(self);
         self->retry_at_ms = mono_ms() + self->backoff_ms;
         s_back_off(self);
+        if (strcmp(reason, REASON_MOU_MISMATCH) == 0 || strcmp(reason, REASON_NO_MOU) == 0) {
+            self->ag.peer_heard = 0; /* it holds another MOU than it said: ask again */
+            link_send_key_update(self);
+        }
         goto out;
     }
     if (s_apply_receipt(self, b, f->receipt, sent) == 0) {
@@ -828,6 +899,13 @@ void link_send_key_update(link_t *self)
     Moux__KeyUpdate ku = MOUX__KEY_UPDATE__INIT;
     ku.cert = cert;
     ku.revocations = revs;
+    /* Our MOU with the partner, or how the last one ended. */
+    const unsigned char *hash = agreement_hash(&self->ag);
+    if (hash)
+        ku.mou_hash = (ProtobufCBinaryData){MOU_HASH_BYTES, (uint8_t *)hash};
+    Moux__MouNotice *notice = self->ag.notice
+        ? moux__mou_notice__unpack(NULL, self->ag.notice_len, self->ag.notice) : NULL;
+    ku.mou_notice = notice;
     Moux__Frame f = MOUX__FRAME__INIT;
     f.kind_case = MOUX__FRAME__KIND_KEY_UPDATE;
     f.key_update = &ku;
@@ -847,6 +925,8 @@ void link_send_key_update(link_t *self)
         moux__node_cert__free_unpacked(cert, NULL);
     if (revs)
         moux__revocation_list__free_unpacked(revs, NULL);
+    if (notice)
+        moux__mou_notice__free_unpacked(notice, NULL);
 }
 
 void link_on_dealer(link_t *self)

@@ -270,7 +270,7 @@ int main(int argc, char **argv)
             int64_t rid = 0;
             store_put_t put;
             if (s_check_item(ind) != 0 || policy_inbound(&r_partner, ind) != NULL ||
-                store_put_received(rcv, r_pid, a_agency, ind, now_ms(), &rid, &put) != 0) {
+                store_put_received(rcv, r_pid, a_agency, ind, now_ms(), NULL, &rid, &put) != 0) {
                 fprintf(stderr, "bench_batch: item refused or not stored: %s\n",
                         store_errmsg(rcv));
                 return 1;

@@ -69,8 +69,8 @@ ns_start() {
 }
 
 # ns_nodes: keys, nodes and the bundle exchange done by hand as
-# deploy/cluster does it (root key, init --root, bundle, peer add with the
-# fingerprint checked, all types up to TLP:AMBER), then both daemons, each
+# deploy/cluster does it (root key, init --root, bundle), the two paired by
+# deploy/cluster under a generated, signed MOU, then both daemons, each
 # in its namespace, and a bounded wait for both links.
 ns_nodes() {
     local a ip
@@ -82,10 +82,7 @@ ns_nodes() {
             --root "$WORK/$a.root" >/dev/null || fail "$a: moux init failed"
         "$MOUX" bundle -d "$WORK/$a" > "$WORK/$a.bundle"
     done
-    "$MOUX" peer add -d "$AD" "$WORK/$B.bundle" --fingerprint "$("$MOUX" bundle -d "$BD" --fingerprint)" \
-        --types all --max-tlp amber >/dev/null 2>&1 || fail "peer add $B at $A failed"
-    "$MOUX" peer add -d "$BD" "$WORK/$A.bundle" --fingerprint "$("$MOUX" bundle -d "$AD" --fingerprint)" \
-        --types all --max-tlp amber >/dev/null 2>&1 || fail "peer add $A at $B failed"
+    "$CLUSTER" pair "$WORK" $A $B || fail "pairing $A and $B under an MOU failed"
     ns_start "$AD" "$NS_A"
     ns_start "$BD" "$NS_B"
     "$MOUX" wait -d "$AD" --timeout 30 >/dev/null || fail "$A: link to $B not up"

@@ -47,9 +47,7 @@ expect_fail "evil.bundle:7: certificate: certificate names another endpoint" \
 sed "s|^root-key .*|root-key $(sed -n 's/^public //p' "$WORK/a.root")|" "$WORK/b.bundle" > "$WORK/forged.bundle"
 expect_fail "forged.bundle:7: certificate: wrong-root" "$MOUX" peer add -d "$WORK/a" "$WORK/forged.bundle"
 expect_fail "own bundle" "$MOUX" peer add -d "$WORK/a" "$WORK/a.bundle"
-expect_fail "max-tlp" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --max-tlp purple
-expect_fail "unknown indicator type \"bogus\"" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --types ipv4-addr,bogus
-"$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --fingerprint "$fb" --max-tlp amber >/dev/null
+"$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --fingerprint "$fb" >/dev/null
 expect_fail "already a partner" "$MOUX" peer add -d "$WORK/a" "$WORK/b.bundle" --fingerprint "$fb"
 # Re-pinning a partner to another root takes the out-of-band fingerprint.
 "$MOUX" init -d "$WORK/b2" --agency us.cisa --listen tcp://127.0.0.1:0 --root "$WORK/a.root" >/dev/null
@@ -84,14 +82,19 @@ done
     || fail "refused publish lines not recorded in the node's event table"
 expect_fail "confidence" "$MOUX" publish -d "$WORK/a" --type ipv4-addr --value 192.0.2.2 --confidence 101
 
-# The partner added while the node runs is picked up (control "reload"); SIGHUP too.
-"$MOUX" peer add -d "$WORK/b" "$WORK/a.bundle" --fingerprint "$fa" --max-tlp amber >/dev/null
+# The partner and an MOU with it, added while the node runs, are picked up
+# (control "reload"); SIGHUP too. What was published before the MOU stays
+# home: nothing flows without one. What is published under it goes.
+"$CLUSTER" pair "$WORK" a b >/dev/null || fail "pairing a and b under an MOU failed"
 "$MOUXD" -d "$WORK/b" 2>"$WORK/b/mouxd.log" & bpid=$!
 echo $bpid > "$WORK/b/mouxd.pid"
 wait_for 10 "links up" \
     '"$MOUX" wait -d "$WORK/a" --timeout 1'
+"$MOUX" publish -d "$WORK/a" --type ipv4-addr --value 192.0.2.10 >/dev/null
+"$MOUX" publish -d "$WORK/a" --type domain-name --value under-mou.example.com >/dev/null
 delivered() { [ "$(count_where "$WORK/b" '.from=="vn.ais"')" = 2 ]; }
-wait_for 5 "earlier items delivered" delivered
+wait_for 5 "items published under the MOU delivered" delivered
+[ "$(count_where "$WORK/b" '.value=="192.0.2.1"')" = 0 ] || fail "an item published before the MOU went"
 kill -HUP $apid
 wait_for 5 "SIGHUP reload logged" \
     'grep -q "SIGHUP" "$WORK/a/mouxd.log"'

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Outbound policy holds until an item leaves, not only when it is queued:
-# a newer version at a TLP the partner may not receive does not go (nor does
-# the older version it replaced), and tightening a partner's allowances
-# while items wait keeps those items home. The outbox then drains: nothing
+# The MOU holds until an item leaves, not only when it is queued: a newer
+# version at a TLP the partner may not receive does not go (nor does the
+# older version it replaced), and a narrower MOU activated while items wait
+# keeps those items home. The outbox then drains: nothing
 # loops. Inbound, an item claiming another agency as its origin is refused.
 source "$(dirname "$0")/lib.sh"
 A=$WORK/vn.ais B=$WORK/us.cisa
@@ -14,9 +14,14 @@ A=$WORK/vn.ais B=$WORK/us.cisa
 "$MOUX" publish -d "$A" --type ipv4-addr --value 198.51.100.7 --tlp red >/dev/null
 "$MOUX" publish -d "$A" --type domain-name --value queued.example.net --tlp green >/dev/null
 "$MOUX" publish -d "$A" --type ipv4-addr --value 198.51.100.8 --tlp green >/dev/null
-# us.cisa may now receive IP addresses only, up to GREEN.
-"$MOUX" peer add -d "$A" "$WORK/us.cisa.bundle" --force --types ipv4-addr,ipv6-addr \
-    --max-tlp green >/dev/null
+# A new MOU, signed and activated by both: us.cisa may now receive IP
+# addresses only, up to GREEN.
+narrow=$WORK/mou/narrow.mou
+sed 's/^id: .*/id: vn.ais--us.cisa-narrow/' "$WORK/mou/vn.ais--us.cisa.mou" |
+    awk '/^\[a-to-b\]/ { s = 1 } /^\[b-to-a\]/ { s = 0 }
+         s && /^types: / { $0 = "types: ipv4-addr, ipv6-addr" }
+         s && /^max-tlp: / { $0 = "max-tlp: green" } { print }' > "$narrow"
+"$CLUSTER" mou "$WORK" "$narrow" >/dev/null || fail "the narrowed MOU was not activated"
 "$CLUSTER" start "$WORK" us.cisa
 
 outbox() { "$MOUX" status -d "$A" --json | jq '.partners[0].outbox'; }

@@ -136,11 +136,14 @@ note "unknown CURVE key: handshake refused (ZAP $(jq .zap_status <<<"$out")); ZA
 refused_in=$("$MOUX" status -d "$T" --json | jq '.partners[] | select(.agency == "us.cisa") | .refused_in')
 note "vn.ais status counts $refused_in refused batches from us.cisa"
 
-# 9. Narrow what us.cisa may send; the running node reloads. It must keep
-# every partner, and now refuse a domain-name while still taking ipv4.
+# 9. A new MOU narrows what us.cisa may send to IP addresses; both nodes
+# activate it and the running one reloads. It must keep every partner, and
+# now refuse a domain-name while still taking ipv4.
 reloads=$(log_count "PARTNERS:")
-"$MOUX" peer add -d "$T" "$WORK/us.cisa.bundle" --types ipv4-addr --max-tlp amber --force \
-    >/dev/null 2>&1 || fail "peer add --force failed"
+narrow=$WORK/mou/narrow.mou
+sed 's/^id: .*/id: vn.ais--us.cisa-narrow/' "$WORK/mou/vn.ais--us.cisa.mou" |
+    awk '/^\[b-to-a\]/ { s = 1 } s && /^types: / { $0 = "types: ipv4-addr" } { print }' > "$narrow"
+"$CLUSTER" mou "$WORK" "$narrow" >/dev/null || fail "the narrowed MOU was not activated"
 wait_for 5 "vn.ais to reload its partners" "log_count_is PARTNERS: $((reloads + 1))"
 if grep -q LINK-OPEN "$T/mouxd.log"; then
     grep LINK-OPEN "$T/mouxd.log" >&2
@@ -149,7 +152,7 @@ if grep -q LINK-OPEN "$T/mouxd.log"; then
 fi
 partners_after_reload() {
     "$MOUX" status -d "$T" --json | jq -e '[.partners[].agency] == ["us.cisa", "vn.ncsc"]
-        and (.partners[] | select(.agency == "us.cisa") | .types) == "ipv4-addr"'
+        and (.partners[] | select(.agency == "us.cisa") | .mou.id) == "vn.ais--us.cisa-narrow"'
 }
 wait_for 5 "vn.ais to hold both partners after the reload" 'partners_after_reload'
 before=$(events item-refused type-not-allowed)
@@ -160,7 +163,7 @@ expect "$out" '.status == "ok" and .results[0].status == "rejected"
 wait_for 5 "type-not-allowed event" "events_are item-refused type-not-allowed $((before + 1))"
 out=$(attack valid --value 198.51.100.77)
 expect "$out" '.status == "ok" and .results[0].status == "accepted"' "ipv4 after narrowing"
-note "after --types ipv4-addr: domain-name rejected \"type-not-allowed\"; ipv4 still accepted"
+note "under an MOU narrowed to ipv4-addr: domain-name rejected \"type-not-allowed\"; ipv4 accepted"
 
 # 10. The real us.cisa comes back and a normal publish still gets through.
 "$CLUSTER" start "$WORK" us.cisa

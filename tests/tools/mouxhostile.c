@@ -1,7 +1,8 @@
 /* mouxhostile: a hostile partner for the integration tests.
  *
  *   mouxhostile --as PARTNER_DIR --to TARGET_DIR [--other DIR] [--type T]
- *               [--value V] [--tlp LEVEL] [--timeout-ms N] [--seq N] [--origin AGENCY] MODE
+ *               [--value V] [--tlp LEVEL] [--timeout-ms N] [--seq N] [--origin AGENCY]
+ *               [--hops A,B] [--confidence N] [--labels L,M] [--mou-hash HEX|none] MODE
  *
  * Impersonates the partner whose node directory is PARTNER_DIR (its daemon
  * must be stopped): connects a CURVE DEALER with the partner's transport
@@ -14,8 +15,9 @@
  * Sequence numbers are taken from the partner's own store exactly as its
  * daemon takes them (partner.tx_seq_reserved), so the real partner carries
  * on after them when it is started again (--seq N overrides this, for
- * experiments: N is used as given and not reserved). Only 127.0.0.1
- * endpoints are contacted. */
+ * experiments: N is used as given and not reserved). The batch names the
+ * partner's active MOU with the recipient, as its daemon would (--mou-hash
+ * names another, or none). Only 127.0.0.1 endpoints are contacted. */
 #include "config.h"
 #include "envelope.h"
 #include "indicator.h"
@@ -80,8 +82,9 @@ typedef struct {
 } s_peer_t;
 
 typedef struct {
-    const char *as_dir, *to_dir, *other_dir, *type, *value, *tlp, *origin;
-    long timeout_ms;
+    const char *as_dir, *to_dir, *other_dir, *type, *value, *tlp, *origin, *hops, *labels;
+    const char *mou_hash; /* NULL: the partner's active MOU with the recipient */
+    long timeout_ms, confidence;
     uint64_t seq; /* --seq: used as given, not reserved (0: from the store) */
     s_mode_t mode;
     const char *mode_name;
@@ -227,6 +230,17 @@ static int s_take_seq(s_ctx_t *c, const char *agency, uint64_t n, uint64_t *firs
 
 /* ---- building and sealing batches ---- */
 
+/* "a,b" into at most 16 entries pointing into *copy (caller frees it). */
+static void s_split(const char *list, char **copy, char **out, size_t *n)
+{
+    char *save = NULL;
+    *n = 0;
+    if (!list || !(*copy = strdup(list)))
+        return;
+    for (char *t = strtok_r(*copy, ",", &save); t && *n < 16; t = strtok_r(NULL, ",", &save))
+        out[(*n)++] = t;
+}
+
 /* One indicator from the options, packed into a Batch payload (caller
  * frees). The item's id is written into id. */
 static uint8_t *s_pack_item(s_ctx_t *c, char id[IND_ID_LEN + 1], size_t *len)
@@ -252,10 +266,15 @@ static uint8_t *s_pack_item(s_ctx_t *c, char id[IND_ID_LEN + 1], size_t *len)
     ind.type = (char *)c->o.type;
     ind.value = norm;
     ind.tlp = (Moux__Tlp)tlp;
-    ind.confidence = 50;
+    ind.confidence = (uint32_t)c->o.confidence;
     ind.created_ms = ind.modified_ms = ind.valid_from_ms = now;
     ind.origin = (char *)(c->o.origin ? c->o.origin : c->self.agency);
     ind.pattern = pattern;
+    char *lists[2] = {NULL, NULL}, *hops[16], *labels[16];
+    ind.hops = hops;
+    ind.labels = labels;
+    s_split(c->o.hops, &lists[0], hops, &ind.n_hops);
+    s_split(c->o.labels, &lists[1], labels, &ind.n_labels);
     Moux__Indicator *items[1] = {&ind};
     Moux__Batch batch = MOUX__BATCH__INIT;
     batch.n_items = 1;
@@ -264,7 +283,24 @@ static uint8_t *s_pack_item(s_ctx_t *c, char id[IND_ID_LEN + 1], size_t *len)
     uint8_t *buf = malloc(*len ? *len : 1);
     if (buf)
         moux__batch__pack(&batch, buf);
+    free(lists[0]);
+    free(lists[1]);
     return buf;
+}
+
+/* The MOU hash a batch to recipient names: --mou-hash, or the partner's
+ * active MOU with it (none: empty). */
+static size_t s_mou_hash(s_ctx_t *c, const char *recipient, unsigned char out[32])
+{
+    if (c->o.mou_hash)
+        return strcmp(c->o.mou_hash, "none") != 0 && hex_decode(c->o.mou_hash, out, 32) == 0
+                   ? 32 : 0;
+    store_mou_t m;
+    if (store_mou_active(c->store, recipient, &m) != 1)
+        return 0;
+    memcpy(out, m.hash, 32);
+    store_mou_free(&m);
+    return 32;
 }
 
 static uint8_t *s_pack_header(s_ctx_t *c, const s_seal_t *s, uint64_t timestamp_ms,
@@ -275,6 +311,8 @@ static uint8_t *s_pack_header(s_ctx_t *c, const s_seal_t *s, uint64_t timestamp_
     h.sender = c->self.agency;
     h.recipient = (char *)s->recipient;
     h.mou_id = "";
+    unsigned char mou_hash[32];
+    h.mou_hash = (ProtobufCBinaryData){s_mou_hash(c, s->recipient, mou_hash), mou_hash};
     h.sender_key_id = (ProtobufCBinaryData){KEYID_BYTES, c->keys->sign_id};
     h.recipient_key_id = (ProtobufCBinaryData){KEYID_BYTES, (uint8_t *)s->recipient_key_id};
     h.message_id = (ProtobufCBinaryData){MSGID_BYTES, (uint8_t *)s->message_id};
@@ -838,7 +876,9 @@ out:
 static int s_usage(void)
 {
     fprintf(stderr, "usage: mouxhostile --as PARTNER_DIR --to TARGET_DIR [--other DIR] "
-                    "[--type T] [--value V] [--tlp LEVEL] [--timeout-ms N] [--seq N] [--origin AGENCY] MODE\nmodes:");
+                    "[--type T] [--value V] [--tlp LEVEL] [--timeout-ms N] [--seq N] [--origin AGENCY] "
+                    "[--hops A,B] [--confidence N] [--labels L,M] [--mou-hash HEX|none] MODE\n"
+                    "modes:");
     for (size_t i = 0; i < N_MODES; i++)
         fprintf(stderr, " %s", s_modes[i].name);
     fprintf(stderr, "\n");
@@ -852,12 +892,15 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         {"other", required_argument, 0, 'o'}, {"type", required_argument, 0, 'T'},
         {"value", required_argument, 0, 'V'}, {"tlp", required_argument, 0, 'L'},
         {"timeout-ms", required_argument, 0, 'w'}, {"seq", required_argument, 0, 's'},
-        {"origin", required_argument, 0, 'O'}, {0, 0, 0, 0}};
+        {"origin", required_argument, 0, 'O'}, {"hops", required_argument, 0, 'H'},
+        {"labels", required_argument, 0, 'B'}, {"confidence", required_argument, 0, 'C'},
+        {"mou-hash", required_argument, 0, 'M'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->type = "ipv4-addr";
     o->value = "198.51.100.1";
     o->tlp = "green";
     o->timeout_ms = 3000;
+    o->confidence = 50;
     int ch;
     char *end = NULL;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -869,6 +912,14 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         case 'V': o->value = optarg; break;
         case 'L': o->tlp = optarg; break;
         case 'O': o->origin = optarg; break;
+        case 'H': o->hops = optarg; break;
+        case 'B': o->labels = optarg; break;
+        case 'M': o->mou_hash = optarg; break;
+        case 'C':
+            o->confidence = strtol(optarg, &end, 10);
+            if (!end || *end || o->confidence < 0 || o->confidence > 100)
+                return -1;
+            break;
         case 'w':
             o->timeout_ms = strtol(optarg, &end, 10);
             if (!end || *end || o->timeout_ms < 100 || o->timeout_ms > 60000)

@@ -1,12 +1,16 @@
 /* The MOU document (node/lib/mou.c) and the `moux mou` commands
- * (node/moux/cmd_mou.c, compiled into this test with stand-ins for the two
- * CLI helpers it uses, until the command is in moux's table): the
+ * (node/moux/cmd_mou.c and cmd_mou_node.c, compiled into this test with the
+ * CLI helpers they use): the
  * examples in deploy/examples/, every refusal with its FILE:LINE and field,
  * signatures by generated roots, validity windows and direction queries.
  * Run from the repository root (ctest does). Root keys are generated at run
  * time and stored unsealed in a temporary directory removed at exit. */
 #include "../../node/moux/args.c"
+#include "../../node/moux/certify.c"
+#include "../../node/moux/clicommon.c"
 #include "../../node/moux/cmd_mou.c"
+#include "../../node/moux/cmd_mou_node.c"
+#include "../../node/moux/mousigs.c"
 
 #include "cert.h"
 #include "ctxsig.h"
@@ -26,30 +30,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* ---- stand-ins for node/moux/main.c and certify.c ---- */
-
-int cli_fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("moux: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
-/* The keys here are unsealed ("kdf none"), so no passphrase is asked. */
-rootkey_t *cli_open_root(const char *root_file, const char *pass_file)
-{
-    char err[512];
-    (void)pass_file;
-    rootkey_t *r = rootkey_load(root_file, NULL, err, sizeof err);
-    if (!r)
-        cli_fail("%s", err);
-    return r;
-}
 
 /* ---- helpers ---- */
 
@@ -927,8 +907,6 @@ static void test_node_pins(void)
     memcpy(p.curve_pk, c.curve_pk, 32);
     p.cert_serial = 1;
     p.cert_not_after_ms = c.not_after_ms;
-    p.allow_types = MOU_ALL_TYPES;
-    p.max_tlp = TLP_AMBER;
     p.added_ms = now_ms();
     uint8_t *raw = NULL;
     size_t rawlen = 0;

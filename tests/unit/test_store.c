@@ -95,8 +95,6 @@ static void partner_from(partner_t *p, const tcert_t *t)
     fingerprint_format(fp, p->fingerprint);
     p->cert_serial = c.serial;
     p->cert_not_after_ms = c.not_after_ms;
-    p->allow_types = (1u << IND_TYPE_COUNT) - 1;
-    p->max_tlp = TLP_AMBER;
     p->added_ms = now_ms();
 }
 
@@ -240,7 +238,7 @@ static put_t put_received(store_t *st, int64_t pid, const char *from, const char
     ind.origin = (char *)origin;
     out.rc = store_begin(st);
     if (out.rc == 0)
-        out.rc = store_put_received(st, pid, from, &ind, now_ms(), &out.rid, &out.res);
+        out.rc = store_put_received(st, pid, from, &ind, now_ms(), NULL, &out.rid, &out.res);
     if (out.rc == 0)
         out.rc = store_commit(st);
     else
@@ -354,10 +352,10 @@ static void test_open_creates_schema(void)
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0); /* 0600 */
     sqlite3 *db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 2);
+    CHECK(raw_count(db, "PRAGMA user_version") == 3);
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                         " ('partner','partner_key','own_key','indicator','outbox','inbound',"
-                        "'receipt','event')") == 8);
+                        "'receipt','event','mou','mou_count','mou_daily','purged')") == 12);
     sqlite3_close(db);
     store_destroy(&st);
     CHECK(st == NULL);
@@ -398,7 +396,7 @@ static void test_read_only_open_of_missing_store_refused(void)
     CHECK(access(path, F_OK) != 0);
 }
 
-/* A store of schema 1 (before labels) is migrated when opened. */
+/* A store of schema 1 (before labels and MOUs) is migrated when opened. */
 static void test_migrates_schema_1(void)
 {
     char dir[256], err[512] = "";
@@ -406,17 +404,26 @@ static void test_migrates_schema_1(void)
     store_t *st = store_open(dir, STORE_RW, err, sizeof err);
     store_destroy(&st);
     sqlite3 *db = raw_db(dir);
-    CHECK(db && sqlite3_exec(db, "ALTER TABLE indicator DROP COLUMN labels; PRAGMA user_version = 1",
-                             NULL, NULL, NULL) == SQLITE_OK);
+    /* Back to schema 1: what migrations 2 and 3 added goes, what 3 dropped returns. */
+    CHECK(db && sqlite3_exec(db, "DROP TABLE mou; DROP TABLE mou_count; DROP TABLE mou_daily;"
+                             " DROP TABLE purged; DROP INDEX indicator_retention;"
+                             " ALTER TABLE indicator DROP COLUMN mou_hash;"
+                             " ALTER TABLE indicator DROP COLUMN labels;"
+                             " ALTER TABLE partner ADD COLUMN allow_types INTEGER NOT NULL DEFAULT 0;"
+                             " ALTER TABLE partner ADD COLUMN max_tlp INTEGER NOT NULL DEFAULT 0;"
+                             " PRAGMA user_version = 1", NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
     st = store_open(dir, STORE_RW, err, sizeof err);
     CHECK(st != NULL);
     store_destroy(&st);
     db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 2);
+    CHECK(raw_count(db, "PRAGMA user_version") == 3);
     CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('indicator') WHERE name = 'labels'")
           == 1);
+    CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('partner') WHERE name = 'max_tlp'")
+          == 0);
+    CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE name = 'mou'") == 1);
     sqlite3_close(db);
 }
 
@@ -453,8 +460,6 @@ static void test_partner_upsert_and_list(void)
     tcert_t tc, tb;
     make_partner(&c, &tc, "c.example", "tcp://127.0.0.1:7103", 1);
     make_partner(&b, &tb, "b.example", "tcp://127.0.0.1:7102", 4);
-    b.allow_types = 1u << IND_DOMAIN;
-    b.max_tlp = TLP_GREEN;
     CHECK(upsert(st, &c, &tc) == 0);
     CHECK(upsert(st, &b, &tb) == 0);
 
@@ -474,8 +479,6 @@ static void test_partner_upsert_and_list(void)
         CHECK(list[0].cert_serial == 4);
         CHECK(list[0].cert_not_after_ms == tb.c.not_after_ms);
         CHECK(list[0].acked_serial == 0 && list[0].rev_number == 0);
-        CHECK(list[0].allow_types == (1u << IND_DOMAIN));
-        CHECK(list[0].max_tlp == TLP_GREEN);
         CHECK(list[0].added_ms == b.added_ms);
         CHECK(list[0].tx_seq_reserved == 0 && list[0].rx_high_seq == 0);
         CHECK(list[0].last_receipt_ms == 0);
@@ -508,8 +511,6 @@ static void test_partner_reupsert_keeps_sequence_state_unless_rekeyed(void)
     memcpy(t2.c.sign_pk, old.sign_pk, 32);
     CHECK(tcert_issue(&t2) == 0);
     partner_from(&b2, &t2);
-    b2.max_tlp = TLP_RED;
-    b2.allow_types = 3;
     CHECK(upsert(st, &b2, &t2) == 0);
 
     partner_t *list = NULL;
@@ -524,7 +525,6 @@ static void test_partner_reupsert_keeps_sequence_state_unless_rekeyed(void)
         CHECK(memcmp(p->enc_pk, t2.c.enc_pk, 32) == 0);
         CHECK(memcmp(p->curve_pk, t2.c.curve_pk, 32) == 0);
         CHECK(p->cert_serial == 2 && p->cert_not_after_ms == t2.c.not_after_ms);
-        CHECK(p->max_tlp == TLP_RED && p->allow_types == 3);
         CHECK(p->tx_seq_reserved == 100);
         CHECK(p->rx_high_seq == 42);
         CHECK(p->last_receipt_ms == 123456);
@@ -620,7 +620,6 @@ static void test_partner_key_add_rotates_with_overlap(void)
     CHECK_STR(p.endpoint, "tcp://192.0.2.8:7102"); /* the endpoint it names */
     CHECK(memcmp(p.root_pk, before_row.root_pk, 32) == 0);
     CHECK_STR(p.fingerprint, before_row.fingerprint);
-    CHECK(p.allow_types == before_row.allow_types && p.max_tlp == before_row.max_tlp);
 
     /* ...and the old key stays usable until the overlap ends. */
     size_t n = 0;
@@ -1117,11 +1116,11 @@ static void test_received_revocation_is_permanent(void)
     store_put_t res;
     ind.modified_ms = 2000;
     ind.revoked = 1;
-    CHECK(store_put_received(st, pid_b, "b.example", &ind, now_ms(), &rid, &res) == 0);
+    CHECK(store_put_received(st, pid_b, "b.example", &ind, now_ms(), NULL, &rid, &res) == 0);
     CHECK(res == STORE_NEW);
     ind.modified_ms = 3000;
     ind.revoked = 0;
-    CHECK(store_put_received(st, pid_b, "b.example", &ind, now_ms(), &rid, &res) == 0);
+    CHECK(store_put_received(st, pid_b, "b.example", &ind, now_ms(), NULL, &rid, &res) == 0);
     CHECK(res == STORE_UNCHANGED);
     found_t f = query(st, NULL, NULL, NULL);
     CHECK(f.n == 1 && f.modified == 2000);
@@ -1309,7 +1308,7 @@ static void test_outbox_forwards_received_item_with_hops(void)
     int64_t rid = 0;
     store_put_t res;
     CHECK(store_begin(st) == 0);
-    CHECK(store_put_received(st, pid_b, "b.example", &ind, now_ms(), &rid, &res) == 0);
+    CHECK(store_put_received(st, pid_b, "b.example", &ind, now_ms(), NULL, &rid, &res) == 0);
     CHECK(res == STORE_NEW);
     CHECK(store_outbox_put(st, pid_c, rid, ind.modified_ms) == 0);
     CHECK(store_commit(st) == 0);

@@ -1,0 +1,51 @@
+/* Helpers every moux command uses: errors, the node directory, its
+ * configuration, and control requests to the running node. */
+#include "cli.h"
+#include "ctlclient.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("moux: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+const char *cli_dir(const char *opt)
+{
+    const char *dir = opt ? opt : getenv("MOUX_DIR");
+    if (!dir)
+        cli_fail("no node directory: give -d DIR or set MOUX_DIR");
+    return dir;
+}
+
+int cli_config(const char *dir, config_t *cfg)
+{
+    char err[512];
+    if (config_load(dir, cfg, err, sizeof err) != 0)
+        return cli_fail("%s", err);
+    return 0;
+}
+
+json_t *cli_call(const char *dir, json_t *req, int timeout_ms)
+{
+    char err[512];
+    json_t *reply = ctl_call(dir, req, timeout_ms, err, sizeof err);
+    if (!reply) {
+        cli_fail("%s", err);
+        return NULL;
+    }
+    if (!json_is_true(json_object_get(reply, "ok"))) {
+        cli_fail("the node refused: %s", json_string_value(json_object_get(reply, "error")));
+        json_decref(reply);
+        return NULL;
+    }
+    return reply;
+}
