@@ -284,12 +284,12 @@ int store_purge_received(store_t *self, const unsigned char hash[32], const char
                          uint64_t before_ms, uint64_t now, uint64_t *count)
 {
     static const char *steps[] = {
-        "INSERT INTO purged(id, type, tlp, modified_ms, from_agency, mou_id, received_ms,"
-        " purged_ms) SELECT i.id, i.type, i.tlp, i.modified_ms, p.agency, ?2, i.received_ms, ?4"
-        " FROM indicator i LEFT JOIN partner p ON p.pid = i.from_pid"
-        " WHERE i.mou_hash = ?1 AND i.received_ms < ?3",
-        "DELETE FROM outbox WHERE rid IN (SELECT rid FROM indicator"
-        " WHERE mou_hash = ?1 AND received_ms < ?3)",
+        ("INSERT INTO purged(id, type, tlp, modified_ms, from_agency, mou_id, received_ms,"
+         " purged_ms) SELECT i.id, i.type, i.tlp, i.modified_ms, p.agency, ?2, i.received_ms, ?4"
+         " FROM indicator i LEFT JOIN partner p ON p.pid = i.from_pid"
+         " WHERE i.mou_hash = ?1 AND i.received_ms < ?3"),
+        ("DELETE FROM outbox WHERE rid IN (SELECT rid FROM indicator"
+         " WHERE mou_hash = ?1 AND received_ms < ?3)"),
         "DELETE FROM indicator WHERE mou_hash = ?1 AND received_ms < ?3",
     };
     *count = 0;

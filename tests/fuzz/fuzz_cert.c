@@ -12,11 +12,18 @@
  *      must not verify (or, if the flip lands where it changes nothing the
  *      signature covers, must give back the same fields).
  *   3  the rest is a serialised Frame decoded under the daemon's budget;
- *      a KeyUpdate's parts are re-serialised and verified, as keyupdate.c
- *      does. The budget must be given back in full. */
+ *      a KeyUpdate's parts (certificate, revocation list, MOU termination
+ *      notice) are re-serialised and verified, as keyupdate.c and
+ *      agreement.c do. The budget must be given back in full.
+ *   4  the rest is a serialised MouNotice, parsed and verified against the
+ *      root (refused unless the fuzzer forged a signature).
+ *   5  the rest seeds a termination notice signed by the root, then one
+ *      byte flipped: the unflipped one verifies with its fields; a flipped
+ *      one verifies only if nothing signed changed. */
 #include "cert.h"
 #include "fuzz_common.h"
 #include "moux.pb-c.h"
+#include "mounotice.h"
 #include "pbbudget.h"
 #include "revocation.h"
 
@@ -98,6 +105,53 @@ static void s_roundtrip(const uint8_t *data, size_t size)
     free(raw);
 }
 
+static void s_verify_notice(const uint8_t *data, size_t size)
+{
+    mou_notice_t n, p;
+    const char *why = NULL;
+    if (mou_notice_verify(data, size, s_root->pk, &n, &why) == 0) {
+        FUZZ_CHECK(why == NULL || why[0]);
+        FUZZ_CHECK(mou_notice_parse(data, size, &p, &why) == 0 && memcmp(&n, &p, sizeof n) == 0);
+        FUZZ_CHECK(agency_id_valid(n.agency) && n.mou_id[0]);
+    } else {
+        FUZZ_CHECK(why != NULL);
+    }
+}
+
+/* A notice made from input bytes, signed by the root, then tampered. */
+static void s_notice_roundtrip(const uint8_t *data, size_t size)
+{
+    mou_notice_t n, back;
+    memset(&n, 0, sizeof n);
+    size_t alen = 1 + fuzz_take(&data, &size, 1) % AGENCY_MAX;
+    for (size_t i = 0; i < alen; i++)
+        n.agency[i] = (char)('a' + fuzz_take(&data, &size, 1) % 26);
+    size_t rlen = fuzz_take(&data, &size, 1) % (MOU_NOTICE_REASON_MAX + 1);
+    for (size_t i = 0; i < rlen; i++)
+        n.reason[i] = (char)(0x20 + fuzz_take(&data, &size, 1) % 95);
+    memcpy(n.mou_id, "a--b-1", 7);
+    for (int i = 0; i < MOU_HASH_BYTES; i++)
+        n.mou_hash[i] = (unsigned char)fuzz_take(&data, &size, 1);
+    n.effective_ms = fuzz_take(&data, &size, 6);
+    size_t pos = (size_t)fuzz_take(&data, &size, 2);
+    uint8_t mask = (uint8_t)fuzz_take(&data, &size, 1);
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    const char *why = NULL;
+    FUZZ_CHECK(mou_notice_sign(&n, s_root, &raw, &len, &why) == 0);
+    FUZZ_CHECK(mou_notice_verify(raw, len, s_root->pk, &back, &why) == 0);
+    FUZZ_CHECK(strcmp(back.agency, n.agency) == 0 && strcmp(back.reason, n.reason) == 0 &&
+               back.effective_ms == n.effective_ms &&
+               memcmp(back.mou_hash, n.mou_hash, MOU_HASH_BYTES) == 0);
+    if (mask) {
+        raw[pos % len] ^= mask;
+        mou_notice_t t;
+        if (mou_notice_verify(raw, len, s_root->pk, &t, &why) == 0)
+            FUZZ_CHECK(memcmp(&t, &back, sizeof t) == 0);
+    }
+    free(raw);
+}
+
 static void s_frame(const uint8_t *data, size_t size)
 {
     pbbudget_t pb;
@@ -121,6 +175,14 @@ static void s_frame(const uint8_t *data, size_t size)
             s_verify_revs(buf, len);
             free(buf);
         }
+        if (ku->mou_notice) {
+            size_t len = moux__mou_notice__get_packed_size(ku->mou_notice);
+            uint8_t *buf = malloc(len ? len : 1);
+            FUZZ_CHECK(buf != NULL);
+            moux__mou_notice__pack(ku->mou_notice, buf);
+            s_verify_notice(buf, len);
+            free(buf);
+        }
     }
     if (f)
         moux__frame__free_unpacked(f, &pb.allocator);
@@ -131,7 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    uint8_t mode = data[0] % 4;
+    uint8_t mode = data[0] % 6;
     data++, size--;
     if (mode == 0)
         s_verify_cert(data, size);
@@ -139,7 +201,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s_verify_revs(data, size);
     else if (mode == 2)
         s_roundtrip(data, size);
-    else
+    else if (mode == 3)
         s_frame(data, size);
+    else if (mode == 4)
+        s_verify_notice(data, size);
+    else
+        s_notice_roundtrip(data, size);
     return 0;
 }
