@@ -62,6 +62,9 @@ const char *cli_dir(const char *opt);
 int cli_file_json_args(int argc, char **argv, const char **file, int *as_json);
 /* Loads DIR/moux.conf or prints why not. */
 int cli_config(const char *dir, config_t *cfg);
+/* Prints an MOU's decision counts ({"out": {"allowed": n, REASON: n}, ...}),
+ * one direction per line, indented. */
+void cli_print_counts(const json_t *counts, int indent);
 /* Sends a control request; prints errors; the reply is owned by the caller. */
 json_t *cli_call(const char *dir, json_t *req, int timeout_ms);
 

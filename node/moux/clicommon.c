@@ -49,3 +49,17 @@ json_t *cli_call(const char *dir, json_t *req, int timeout_ms)
     }
     return reply;
 }
+
+void cli_print_counts(const json_t *counts, int indent)
+{
+    const char *dir;
+    json_t *per_dir;
+    json_object_foreach((json_t *)counts, dir, per_dir) {
+        printf("%*s%-5s", indent, "", dir);
+        const char *outcome;
+        json_t *n;
+        json_object_foreach(per_dir, outcome, n)
+            printf(" %s=%lld", outcome, (long long)json_integer_value(n));
+        printf("\n");
+    }
+}

@@ -189,16 +189,7 @@ static void s_row_text(const json_t *o)
                json_string_value(json_object_get(o, "terminated_by")),
                json_string_value(json_object_get(o, "ended")),
                json_string_value(json_object_get(o, "reason")));
-    const char *dir;
-    json_t *per_dir;
-    json_object_foreach(json_object_get(o, "counts"), dir, per_dir) {
-        printf("%-34s %-5s", "", dir);
-        const char *outcome;
-        json_t *n;
-        json_object_foreach(per_dir, outcome, n)
-            printf(" %s=%lld", outcome, (long long)json_integer_value(n));
-        printf("\n");
-    }
+    cli_print_counts(json_object_get(o, "counts"), 35);
 }
 
 static int s_parse_dir_json(int argc, char **argv, const char *usage, const char **dir,

@@ -57,6 +57,19 @@ static json_t *s_status(const char *dir)
     return reply;
 }
 
+/* The MOU with a partner: which, until when, and whether items flow. */
+static void s_print_mou(const json_t *m)
+{
+    const char *id = json_string_value(json_object_get(m, "id"));
+    const char *blocked = json_string_value(json_object_get(m, "blocked"));
+    if (id)
+        printf("  %-20s MOU %s, %lld day(s) to expiry\n", "", id,
+               (long long)json_integer_value(json_object_get(m, "days_to_expiry")));
+    if (blocked)
+        printf("  %-20s NOT SENDING: %s\n", "", blocked);
+    cli_print_counts(json_object_get(m, "counts"), 23);
+}
+
 static void s_print(json_t *s)
 {
     printf("agency %s: %s\n", json_string_value(json_object_get(s, "agency")),
@@ -89,6 +102,7 @@ static void s_print(json_t *s)
                (long long)json_integer_value(json_object_get(p, "outbox")), last ? last : "never");
         if (err)
             printf("  %-20s last error: %s\n", "", err);
+        s_print_mou(json_object_get(p, "mou"));
         json_int_t rate = json_integer_value(json_object_get(p, "rate_per_s"));
         json_t *eta = json_object_get(p, "eta_s");
         if (rate || json_is_true(json_object_get(p, "catching_up"))) {
