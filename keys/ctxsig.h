@@ -13,6 +13,8 @@
 #define CTX_CERT "moux/cert/1"
 #define CTX_REVOCATION "moux/revocation/1"
 #define CTX_MOU_NOTICE "moux/mou-notice/1"
+#define CTX_CHECKPOINT "moux/checkpoint/1"
+#define CTX_WITNESS "moux/witness/1"
 
 /* sig = Ed25519(sk, context || data). -1 only when out of memory. */
 int ctxsig_sign(const char *context, const uint8_t *data, size_t len, const unsigned char *sk,

@@ -38,6 +38,9 @@ static const s_option_t s_options[] = {
     NUM("rotation_overlap_seconds", rotation_overlap_seconds, 7 * 86400, 10, 90 * 86400),
     NUM("rotation_ack_ms", rotation_ack_ms, 10000, 100, 600000),
     NUM("retention_check_seconds", retention_check_seconds, 3600, 1, 86400),
+    NUM("checkpoint_interval_seconds", checkpoint_interval_seconds, 60, 1, 86400),
+    /* 0 only to measure what the audit log costs (docs/PERFORMANCE.md). */
+    NUM("audit_log", audit_log, 1, 0, 1),
     STR("log_level", log_level, "info"),
 };
 #define N_OPTIONS (sizeof s_options / sizeof s_options[0])

@@ -25,6 +25,8 @@ typedef struct {
     long rotation_overlap_seconds;  /* old keys stay valid this long after a rotation */
     long rotation_ack_ms;           /* how long a rotation waits for partners' acks */
     long retention_check_seconds;   /* how often received items past retention are purged */
+    long checkpoint_interval_seconds; /* how often the audit log is checkpointed */
+    long audit_log;                 /* 1: every event is logged (0: only to measure its cost) */
     char log_level[16];             /* error, warn, info, debug */
 } config_t;
 

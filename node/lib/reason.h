@@ -43,5 +43,9 @@
 #define REASON_ONWARD_NOT_ALLOWED "onward-not-allowed"
 #define REASON_TLP_FORBIDS_ONWARD "tlp-forbids-onward"
 #define REASON_ALREADY_HOLDS "already-holds"
+/* Checkpoint witnessing (CheckpointAck.refused). */
+#define REASON_NEED_CONSISTENCY "need-consistency-proof"
+#define REASON_INCONSISTENT_CHECKPOINT "inconsistent-checkpoint"
+#define REASON_BAD_CHECKPOINT "bad-checkpoint"
 
 #endif

@@ -1,4 +1,5 @@
 #include "store.h"
+#include "merkle.h"
 #include "util.h"
 
 #include <assert.h>
@@ -90,13 +91,26 @@ static const char *s_migrations[] = {
     /* The MOUs replace the per-partner allow-lists. */
     "ALTER TABLE partner DROP COLUMN allow_types;"
     "ALTER TABLE partner DROP COLUMN max_tlp;",
+    /* 3 -> 4: the audit log (store_audit.c, docs/AUDIT.md): one RFC 6962
+     * leaf per entry, the exact entry bytes kept with their columns; signed
+     * checkpoints; the partners' checkpoints this node witnessed; the
+     * partners' countersignatures of ours. */
+    "CREATE TABLE audit(idx INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
+    "  partner TEXT, subject TEXT, reason TEXT, detail TEXT, entry BLOB NOT NULL,"
+    "  leaf BLOB NOT NULL);"
+    "CREATE TABLE checkpoint(size INTEGER PRIMARY KEY, root BLOB NOT NULL,"
+    "  ts_ms INTEGER NOT NULL, signed BLOB NOT NULL);"
+    "CREATE TABLE witnessed(partner TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+    "  root BLOB NOT NULL, signed BLOB NOT NULL, ts_ms INTEGER NOT NULL);"
+    "CREATE TABLE countersig(size INTEGER NOT NULL, partner TEXT NOT NULL,"
+    "  signature BLOB NOT NULL, ts_ms INTEGER NOT NULL, PRIMARY KEY(size, partner));",
 };
 #define SCHEMA_VERSION ((int)(sizeof s_migrations / sizeof s_migrations[0]))
 
 /* Hot-path statements, prepared once. */
 enum {
     Q_OUTBOX_PUT, Q_OUTBOX_DONE, Q_OUTBOX_FETCH, Q_FIND_LOCAL, Q_FIND_ID, Q_INSERT_IND,
-    Q_UPDATE_IND, Q_INBOUND_FIND, Q_INBOUND_SEQ, Q_INBOUND_PUT, Q_EVENT, Q_COUNT
+    Q_UPDATE_IND, Q_INBOUND_FIND, Q_INBOUND_SEQ, Q_INBOUND_PUT, Q_EVENT, Q_AUDIT_LEAF, Q_COUNT
 };
 
 static const char *s_sql[Q_COUNT] = {
@@ -128,11 +142,17 @@ static const char *s_sql[Q_COUNT] = {
                       " signature, receipt, sender_key_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
     [Q_EVENT] = "INSERT INTO event(ts_ms, kind, partner, indicator_id, reason, detail)"
                 " VALUES(?1,?2,?3,?4,?5,?6)",
+    [Q_AUDIT_LEAF] = "SELECT leaf FROM audit WHERE idx = ?1",
 };
 
 struct store {
     sqlite3 *db;
     sqlite3_stmt *q[Q_COUNT];
+    /* The audit tree's frontier (store_audit.c), and its state when the
+     * current transaction began, to undo appends a rollback undoes. */
+    merkle_frontier_t frontier, frontier_at_begin;
+    int frontier_loaded, frontier_loaded_at_begin;
+    int audit_off;
 };
 
 const char *store_errmsg(store_t *self) { return sqlite3_errmsg(self->db); }
@@ -143,9 +163,30 @@ static int s_exec(store_t *self, const char *sql)
     return sqlite3_exec(self->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-int store_begin(store_t *self) { return s_exec(self, "BEGIN IMMEDIATE"); }
+int store_begin(store_t *self)
+{
+    self->frontier_at_begin = self->frontier;
+    self->frontier_loaded_at_begin = self->frontier_loaded;
+    return s_exec(self, "BEGIN IMMEDIATE");
+}
+
 int store_commit(store_t *self) { return s_exec(self, "COMMIT"); }
-void store_rollback(store_t *self) { s_exec(self, "ROLLBACK"); }
+
+void store_rollback(store_t *self)
+{
+    s_exec(self, "ROLLBACK");
+    self->frontier = self->frontier_at_begin;
+    self->frontier_loaded = self->frontier_loaded_at_begin;
+}
+
+merkle_frontier_t *store_frontier(store_t *self, int **loaded)
+{
+    *loaded = &self->frontier_loaded;
+    return &self->frontier;
+}
+
+void store_set_audit(store_t *self, int on) { self->audit_off = !on; }
+int store_audit_on(const store_t *self) { return !self->audit_off; }
 
 static int s_user_version(store_t *self)
 {
@@ -244,6 +285,8 @@ static sqlite3_stmt *s_q(store_t *self, int which)
     sqlite3_clear_bindings(st);
     return st;
 }
+
+sqlite3_stmt *store_audit_leaf_stmt(store_t *self) { return s_q(self, Q_AUDIT_LEAF); }
 
 static int s_step_done(sqlite3_stmt *st)
 {
@@ -1145,7 +1188,21 @@ int store_event(store_t *self, const char *kind, const char *partner, const char
     s_bind_text_or_null(st, 4, ind_id);
     s_bind_text_or_null(st, 5, reason);
     s_bind_text_or_null(st, 6, detail);
-    return s_step_done(st);
+    if (!self->audit_off && !sqlite3_get_autocommit(self->db)) /* in the caller's transaction */
+        return s_step_done(st) || store_audit_append(self, kind, partner, ind_id, reason, detail,
+                                                     NULL, NULL);
+    if (self->audit_off)
+        return s_step_done(st);
+    /* Alone: the event and its audit entry commit together. */
+    if (store_begin(self) != 0)
+        return -1;
+    if (s_step_done(st) != 0 ||
+        store_audit_append(self, kind, partner, ind_id, reason, detail, NULL, NULL) != 0 ||
+        store_commit(self) != 0) {
+        store_rollback(self);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- queries ---- */

@@ -13,11 +13,14 @@
 #include "moux.pb-c.h"
 #include "tlp.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct store store_t;
+struct merkle_source;
+struct merkle_frontier;
 
 #define STORE_RW 0
 #define STORE_RO 1
@@ -231,5 +234,48 @@ int store_mou_daily_add(store_t *self, const unsigned char hash[32], const char 
  * under mou_id. *count: how many. Runs inside the caller's transaction. */
 int store_purge_received(store_t *self, const unsigned char hash[32], const char *mou_id,
                          uint64_t before_ms, uint64_t now, uint64_t *count);
+
+/* ---- the audit log (store_audit.c, docs/AUDIT.md) ---- */
+/* Appends one entry: the canonical JSON of its fields (kind; partner,
+ * subject, reason may be NULL; detail is text, or a JSON object in
+ * detail_json) becomes RFC 6962 leaf number *index. Inside the caller's
+ * transaction when there is one; store_event calls it for every event. */
+int store_audit_append(store_t *self, const char *kind, const char *partner, const char *subject,
+                       const char *reason, const char *detail, const json_t *detail_json,
+                       uint64_t *index);
+/* Entries in the log (the tree size). */
+int store_audit_size(store_t *self, uint64_t *size);
+/* The leaf hash and exact entry bytes of entry index (*entry owned by the
+ * caller; may be NULL when not wanted). 1 found, 0 none, -1 error. */
+int store_audit_entry(store_t *self, uint64_t index, uint8_t leaf[32], uint8_t **entry,
+                      size_t *len);
+/* A merkle_source_t reading leaves from the table (O(n) for roots). */
+void store_audit_source(store_t *self, struct merkle_source *src);
+/* The frontier of the whole log (kept in memory; loaded on first use and
+ * brought up to date when another process appended). */
+int store_audit_frontier(store_t *self, struct merkle_frontier *out);
+/* Off: no entries are written (for measuring what the log costs). */
+void store_set_audit(store_t *self, int on);
+int store_audit_on(const store_t *self);
+/* For store_audit.c: the cached "leaf of entry ?1" statement, reset; the
+ * in-memory frontier and whether it is loaded. */
+sqlite3_stmt *store_audit_leaf_stmt(store_t *self);
+struct merkle_frontier *store_frontier(store_t *self, int **loaded);
+
+/* Checkpoints (signed by this node), and partners' (witnessed by it). */
+int store_checkpoint_put(store_t *self, uint64_t size, const uint8_t root[32], uint64_t ts_ms,
+                         const uint8_t *signed_cp, size_t len);
+/* The newest checkpoint (largest size <= max_size; UINT64_MAX: any): 1 and
+ * *signed_cp (caller frees), 0 none, -1 error. */
+int store_checkpoint_latest(store_t *self, uint64_t max_size, uint64_t *size, uint8_t root[32],
+                            uint8_t **signed_cp, size_t *len);
+/* The smallest checkpoint covering entry index (size > index). */
+int store_checkpoint_covering(store_t *self, uint64_t index, uint64_t *size, uint8_t root[32],
+                              uint8_t **signed_cp, size_t *len);
+int store_witnessed_get(store_t *self, const char *partner, uint64_t *size, uint8_t root[32]);
+int store_witnessed_put(store_t *self, const char *partner, uint64_t size, const uint8_t root[32],
+                        const uint8_t *signed_cp, size_t len);
+int store_countersig_put(store_t *self, uint64_t size, const char *partner, const uint8_t *sig,
+                         size_t len);
 
 #endif

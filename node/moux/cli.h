@@ -29,6 +29,7 @@ int cmd_keys_rotate(int argc, char **argv);
 #define CMD_KEYS_ROTATE_USAGE \
     "usage: moux keys rotate -d DIR --root ROOTKEY [--passphrase-file F] [--days N]"
 int cmd_pattern(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 /* moux mou sub-commands that work on a node (cmd_mou_node.c). */
 int cmd_mou_activate(int argc, char **argv);
 int cmd_mou_list(int argc, char **argv);

@@ -26,6 +26,8 @@ static const cli_cmd_t s_cmds[] = {
      "agency root key, node certificates, rotation and revocation"},
     {"mou", cmd_mou, "new|check|show|hash|sign|verify|activate|list|terminate|purge ...",
      "write, sign and verify MOUs; activate, list and terminate a node's MOUs; retention"},
+    {"audit", cmd_audit, "verify|checkpoint|prove|check ...",
+     "verify the tamper-evident audit log, sign checkpoints, prove entries, check proofs"},
     {"pattern", cmd_pattern, "check 'PATTERN' [--json]",
      "validate a STIX 2.1 pattern and show what it indicates"},
 };

@@ -157,6 +157,17 @@ static json_t *s_status(daemon_t *d)
         json_object_set_new(o, "revocation_list", json_integer((json_int_t)p->rev_number));
         json_object_set_new(o, "revoked_certificates",
                             json_integer((json_int_t)link_revoked_count(l)));
+        const char *alarm = link_checkpoint_alarm(l);
+        json_object_set_new(o, "witness", json_pack("{s:I, s:o}", "our_log_witnessed_size",
+                                                     (json_int_t)link_witnessed_size(l),
+                                                     "inconsistent_checkpoint",
+                                                     alarm[0] ? json_string(alarm) : json_null()));
+        if (alarm[0]) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "partner %s signed an audit checkpoint inconsistent with "
+                     "an earlier one (its log was rewritten): %s", p->agency, alarm);
+            json_array_append_new(warnings, json_string(msg));
+        }
         json_array_append_new(partners, o);
     }
     char started[32];
@@ -358,6 +369,14 @@ static json_t *s_dispatch(daemon_t *d, json_t *req)
         if (daemon_reload(d) != 0)
             return s_error("reload failed; see the daemon log");
         return json_pack("{s:b}", "ok", 1);
+    }
+    if (strcmp(cmd, "checkpoint") == 0) {
+        uint64_t size = 0;
+        if (!store_audit_on(d->store))
+            return s_error("the audit log is off (audit_log = 0 in moux.conf)");
+        if (daemon_checkpoint(d, &size) != 0)
+            return s_error("cannot sign a checkpoint: %s", store_errmsg(d->store));
+        return json_pack("{s:b, s:I}", "ok", 1, "size", (json_int_t)size);
     }
     if (strcmp(cmd, "purge") == 0) {
         /* As of at_ms (never before now: retention is a most). */

@@ -1,4 +1,5 @@
 /* The daemon: start-up, the poll loop, reload, publishing, shutdown. */
+#include "audit.h"
 #include "daemon.h"
 #include "retention.h"
 #include "log.h"
@@ -183,6 +184,7 @@ int daemon_init(daemon_t *d, const char *dir, char *err, size_t errlen)
     d->store = store_open(dir, STORE_RW, err, errlen);
     if (!d->store || keys_start(d, err, errlen) != 0)
         return -1;
+    store_set_audit(d->store, d->cfg.audit_log != 0);
     d->zctx = zmq_ctx_new();
     if (!d->zctx || zap_start(d) != 0) {
         snprintf(err, errlen, "cannot start ZeroMQ: %s", zmq_strerror(zmq_errno()));
@@ -343,10 +345,29 @@ static void s_rebuild_link(daemon_t *d, size_t i)
     free(ps);
 }
 
-/* Retention on schedule, and each MOU's expiry recorded once. */
+int daemon_checkpoint(daemon_t *d, uint64_t *size)
+{
+    int rc = audit_checkpoint(d->store, d->cfg.agency, d->id->keys->sign_pk,
+                              d->id->keys->sign_sk, size);
+    if (rc < 0)
+        log_error("CHECKPOINT", "cannot sign a checkpoint: %s", store_errmsg(d->store));
+    if (rc == 1) {
+        log_info("CHECKPOINT", "audit log checkpoint signed at size %llu", (unsigned long long)*size);
+        for (size_t i = 0; i < d->n_links; i++)
+            link_offer_checkpoint(d->links[i]);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* Retention and checkpoints on schedule, and each MOU's expiry recorded
+ * once. */
 static void s_agreements_tick(daemon_t *d)
 {
-    uint64_t mono = mono_ms(), now = now_ms(), purged = 0;
+    uint64_t mono = mono_ms(), now = now_ms(), purged = 0, size = 0;
+    if (mono >= d->checkpoint_at_ms && store_audit_on(d->store)) {
+        d->checkpoint_at_ms = mono + (uint64_t)d->cfg.checkpoint_interval_seconds * 1000u;
+        daemon_checkpoint(d, &size);
+    }
     if (mono >= d->purge_at_ms) {
         char err[512];
         d->purge_at_ms = mono + (uint64_t)d->cfg.retention_check_seconds * 1000u;

@@ -60,6 +60,7 @@ typedef struct {
     int lock_fd;
     uint64_t started_ms;
     uint64_t purge_at_ms;     /* next retention purge (monotonic) */
+    uint64_t checkpoint_at_ms; /* next audit checkpoint (monotonic) */
 } daemon_t;
 
 int daemon_init(daemon_t *d, const char *dir, char *err, size_t errlen);
@@ -164,6 +165,14 @@ const char *link_last_error(const link_t *self);
 const char *link_blocked(const link_t *self);
 void link_on_monitor(link_t *self);
 void link_on_dealer(link_t *self);
+/* Offers the partner our newest audit checkpoint (with a consistency proof
+ * from the size it last witnessed) to witness and countersign. */
+void link_offer_checkpoint(link_t *self);
+uint64_t link_witnessed_size(const link_t *self);
+/* Set when the partner signed a checkpoint inconsistent with an earlier one
+ * ("held size ... root ...; offered size ... root ..."); "" otherwise. */
+const char *link_checkpoint_alarm(const link_t *self);
+void link_set_checkpoint_alarm(link_t *self, const char *detail);
 /* Sends what the outbox holds, as far as the window allows. */
 void link_pump(link_t *self);
 /* Retransmission timers. */
@@ -199,6 +208,9 @@ int daemon_publish(daemon_t *d, publish_item_t *items, size_t n);
  * partner). update: it replaced an older version, which leaves the outbox
  * of partners it may no longer go to. Inside the caller's transaction. */
 int daemon_relay(daemon_t *d, link_t *from, int64_t rid, const Moux__Indicator *ind, int update);
+/* Signs a checkpoint of the audit log if it grew, and offers it to every
+ * partner to witness. *size: the checkpointed size. */
+int daemon_checkpoint(daemon_t *d, uint64_t *size);
 /* Writes the decision counts of every link (inside the caller's
  * transaction), or forgets them after a rollback. */
 int daemon_flush_counts(daemon_t *d);

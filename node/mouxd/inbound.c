@@ -4,7 +4,10 @@
  * event table and, where the batch can be named, sent back in a signed
  * receipt. Accepted items and the batch's signed plaintext are committed in
  * one transaction before the receipt leaves. */
+#include "audit.h"
+#include "checkpoint.h"
 #include "daemon.h"
+#include "merkle.h"
 #include "envelope.h"
 #include "itemcheck.h"
 #include "log.h"
@@ -177,6 +180,25 @@ static Moux__ItemStatus s_store_item(s_ctx_t *c, const Moux__Indicator *ind, con
     return MOUX__ITEM_STATUS__ITEM_ACCEPTED;
 }
 
+/* The audit entry of a received batch, which its receipt names (1 + the
+ * entry's index; 0 when the log is off). */
+static int s_audit_receipt(s_ctx_t *c, const Moux__BatchHeader *h, json_t *received,
+                           size_t accepted, size_t duplicate, size_t refused, uint64_t *entry)
+{
+    char msgid[2 * MSGID_BYTES + 1];
+    uint64_t index = 0;
+    hex_encode(h->message_id.data, MSGID_BYTES, msgid);
+    json_t *d = json_pack("{s:I, s:O, s:I, s:I, s:I, s:s}", "sequence", (json_int_t)h->sequence,
+                          "items", received, "accepted", (json_int_t)accepted, "duplicate",
+                          (json_int_t)duplicate, "refused", (json_int_t)refused, "mou",
+                          mou_id(c->ag->mou));
+    int rc = d ? store_audit_append(c->d->store, "receipt", c->p->agency, msgid, NULL, NULL, d,
+                                    &index) : -1;
+    json_decref(d);
+    *entry = rc == 0 && store_audit_on(c->d->store) ? index + 1 : 0;
+    return rc;
+}
+
 /* Stores the items, the batch and its receipt in one transaction, then
  * answers. On a store failure nothing is receipted: the sender retries. */
 static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHeader *h,
@@ -188,8 +210,9 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
     Moux__ItemResult *res = calloc(n ? n : 1, sizeof *res);
     Moux__ItemResult **resp = calloc(n ? n : 1, sizeof *resp);
     uint8_t hash[BATCH_HASH_BYTES], *frame = NULL;
-    size_t flen = 0, refused = 0;
-    if (!res || !resp || store_begin(d->store) != 0 || s_daily_quota(c) != 0)
+    size_t flen = 0, refused = 0, duplicate = 0;
+    json_t *received = json_object();
+    if (!res || !resp || !received || store_begin(d->store) != 0 || s_daily_quota(c) != 0)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         const Moux__Indicator *ind = batch->items[i];
@@ -203,6 +226,9 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
             goto fail;
         agreement_count(c->ag, "in", res[i].status == MOUX__ITEM_STATUS__ITEM_REJECTED
                                          ? reason : "allowed");
+        if (res[i].status == MOUX__ITEM_STATUS__ITEM_ACCEPTED)
+            audit_count_item(received, ind->type, (int)ind->tlp);
+        duplicate += res[i].status == MOUX__ITEM_STATUS__ITEM_DUPLICATE;
         if (res[i].status == MOUX__ITEM_STATUS__ITEM_REJECTED) {
             res[i].reason = (char *)reason;
             refused++;
@@ -222,6 +248,9 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
     b.status = MOUX__BATCH_STATUS__BATCH_OK;
     b.n_results = n;
     b.results = resp;
+    if (s_audit_receipt(c, h, received, n - refused - duplicate, duplicate, refused,
+                        &b.audit_entry) != 0)
+        goto fail;
     if (receipt_seal(&b, link_own(c->link)->keys->sign_sk, &frame, &flen) != 0 ||
         store_inbound_put(d->store, c->p->pid, h->sender_key_id.data, h->message_id.data,
                           h->sequence, &env->header, payload, plen, sig, frame, flen) != 0 ||
@@ -243,6 +272,7 @@ out:
     free(frame);
     free(res);
     free(resp);
+    json_decref(received);
 }
 
 /* Replays of a batch we already hold get the same receipt again. */
@@ -365,6 +395,100 @@ static void s_on_key_update(s_ctx_t *c, const Moux__KeyUpdate *ku)
     link_pump(c->link); /* it may hold the same MOU as we do now */
 }
 
+/* Judges a partner's checkpoint against the last one we witnessed: the
+ * log may only grow, and the consistency proof must show the old tree is a
+ * prefix of the new. A partner that signed two inconsistent checkpoints is
+ * recorded and reported; both stay on record (the held one in the
+ * witnessed table, the offered one in the event). */
+static const char *s_witness(s_ctx_t *c, const uint8_t *raw, size_t len,
+                             const Moux__CheckpointOffer *o, uint64_t *held_size)
+{
+    checkpoint_t cp;
+    const char *why = NULL;
+    const partner_key_t *key = NULL;
+    uint8_t held_root[32];
+    if (checkpoint_parse(raw, len, &cp, &why) != 0)
+        return REASON_BAD_CHECKPOINT;
+    if (link_key_check(c->link, cp.signer_key_id, &key) != NULL ||
+        checkpoint_verify(raw, len, key->sign_pk, &cp, &why) != 0 ||
+        strcmp(cp.log, c->p->agency) != 0)
+        return REASON_BAD_CHECKPOINT;
+    int held = store_witnessed_get(c->d->store, c->p->agency, held_size, held_root);
+    if (held < 0)
+        return REASON_STORE_FAILED;
+    int consistent = 1;
+    if (held && cp.size < *held_size) {
+        consistent = 0; /* the log shrank */
+    } else if (held && cp.size == *held_size) {
+        consistent = sodium_memcmp(cp.root, held_root, 32) == 0;
+    } else if (held && *held_size > 0) {
+        if (o->from_size != *held_size)
+            return REASON_NEED_CONSISTENCY;
+        if (o->n_consistency > MERKLE_MAX_CONSISTENCY_HASHES)
+            consistent = 0;
+        uint8_t(*proof)[32] = calloc(o->n_consistency ? o->n_consistency : 1, sizeof *proof);
+        for (size_t i = 0; consistent && proof && i < o->n_consistency; i++) {
+            if (o->consistency[i].len != 32)
+                consistent = 0;
+            else
+                memcpy(proof[i], o->consistency[i].data, 32);
+        }
+        consistent = consistent && proof &&
+                     merkle_verify_consistency(*held_size, cp.size, held_root, cp.root,
+                                               (const uint8_t(*)[32])proof, o->n_consistency) == 0;
+        free(proof);
+    }
+    if (!consistent) {
+        char detail[300], r1[65], r2[65];
+        hex_encode(held_root, 32, r1);
+        hex_encode(cp.root, 32, r2);
+        snprintf(detail, sizeof detail, "held size %llu root %s; offered size %llu root %s",
+                 (unsigned long long)*held_size, r1, (unsigned long long)cp.size, r2);
+        log_error("CHECKPOINT-INCONSISTENT", "partner %s signed a checkpoint inconsistent with "
+                  "one it signed before: its audit log was rewritten (%s)", c->p->agency, detail);
+        store_event(c->d->store, "checkpoint-inconsistent", c->p->agency, NULL,
+                    REASON_INCONSISTENT_CHECKPOINT, detail);
+        link_set_checkpoint_alarm(c->link, detail);
+        return REASON_INCONSISTENT_CHECKPOINT;
+    }
+    if (store_witnessed_put(c->d->store, c->p->agency, cp.size, cp.root, raw, len) != 0)
+        return REASON_STORE_FAILED;
+    *held_size = cp.size;
+    return NULL;
+}
+
+static void s_on_checkpoint_offer(s_ctx_t *c, const Moux__CheckpointOffer *o)
+{
+    Moux__CheckpointAck ack = MOUX__CHECKPOINT_ACK__INIT;
+    uint8_t sig[64], *raw = NULL;
+    size_t len = o->checkpoint ? moux__signed_checkpoint__get_packed_size(o->checkpoint) : 0;
+    uint64_t held = 0;
+    const char *why = REASON_BAD_CHECKPOINT;
+    if (len && len <= CHECKPOINT_MAX_BYTES && (raw = malloc(len)) != NULL) {
+        moux__signed_checkpoint__pack(o->checkpoint, raw);
+        why = s_witness(c, raw, len, o, &held);
+    }
+    if (!why && checkpoint_countersign(raw, len, link_own(c->link)->keys->sign_sk, sig) == 0)
+        ack.countersignature = (ProtobufCBinaryData){64, sig};
+    else if (!why)
+        why = REASON_BAD_CHECKPOINT;
+    if (why && strcmp(why, REASON_NEED_CONSISTENCY) != 0)
+        log_warn("CHECKPOINT-NOT-WITNESSED", "partner %s: %s", c->p->agency, why);
+    ack.refused = (char *)(why ? why : "");
+    ack.witnessed_size = held;
+    Moux__Frame f = MOUX__FRAME__INIT;
+    f.kind_case = MOUX__FRAME__KIND_CHECKPOINT_ACK;
+    f.checkpoint_ack = &ack;
+    size_t flen = moux__frame__get_packed_size(&f);
+    uint8_t *buf = malloc(flen);
+    if (buf) {
+        moux__frame__pack(&f, buf);
+        s_reply(c, buf, flen);
+    }
+    free(buf);
+    free(raw);
+}
+
 /* Reads one [routing id][frame] message; returns 0 when none is waiting. */
 static int s_recv_one(daemon_t *d)
 {
@@ -411,6 +535,8 @@ static int s_recv_one(daemon_t *d)
     Moux__Frame *f = moux__frame__unpack(&pb.allocator, zmq_msg_size(&body), zmq_msg_data(&body));
     if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE)
         s_on_key_update(&c, f->key_update);
+    else if (f && f->kind_case == MOUX__FRAME__KIND_CHECKPOINT_OFFER)
+        s_on_checkpoint_offer(&c, f->checkpoint_offer);
     else if (!f || f->kind_case != MOUX__FRAME__KIND_ENVELOPE)
         s_refuse(&c, NULL, REASON_MALFORMED_FRAME);
     else

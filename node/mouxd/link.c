@@ -4,7 +4,10 @@
  * is never resent byte for byte; its items stay in the outbox and go out
  * again in a new batch, which the receiver de-duplicates by indicator
  * version. */
+#include "audit.h"
+#include "checkpoint.h"
 #include "daemon.h"
+#include "merkle.h"
 #include "envelope.h"
 #include "log.h"
 #include "pbbudget.h"
@@ -35,6 +38,8 @@ typedef struct {
 typedef struct {
     int64_t rid;
     uint64_t modified_ms, id_hash;
+    const char *type; /* static (ind_type_name), for the audit entry */
+    int tlp;
 } s_sent_item_t;
 
 /* A batch we sent: a receipt is applied only if it answers one of these,
@@ -81,6 +86,9 @@ struct link {
     char last_error[ENDPOINT_MAX + 64];
     agreement_t ag;          /* the MOU with the partner */
     char blocked[256];       /* why nothing is sent now ("" when sending) */
+    uint64_t witnessed_size; /* the size of our log the partner last witnessed */
+    char checkpoint_alarm[320]; /* the partner signed inconsistent checkpoints ("": no) */
+    int reoffered;           /* a proof-less offer was answered: offered again once */
 };
 
 const partner_t *link_partner(const link_t *self) { return &self->p; }
@@ -330,6 +338,8 @@ void link_on_monitor(link_t *self)
             self->retry_at_ms = 0;
             log_info("LINK-UP", "partner %s: link up (%s)", self->p.agency, self->p.endpoint);
             link_send_key_update(self); /* certificates first, then batches */
+            self->reoffered = 0;
+            link_offer_checkpoint(self);
             link_pump(self);
         } else if (event == ZMQ_EVENT_DISCONNECTED) {
             if (self->up)
@@ -479,9 +489,13 @@ static int s_remember(link_t *self, const envelope_meta_t *meta, const uint8_t *
     memcpy(s->message_id, meta->message_id, MSGID_BYTES);
     memcpy(s->hash, hash, BATCH_HASH_BYTES);
     s->n = n;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        ind_type_t t = IND_IPV4;
+        ind_type_parse(ob->items[i]->type, &t); /* stored items have a known type */
         s->items[i] = (s_sent_item_t){ob->rids[i], ob->items[i]->modified_ms,
-                                      s_id_hash(self, ob->items[i]->id)};
+                                      s_id_hash(self, ob->items[i]->id), ind_type_name(t),
+                                      (int)ob->items[i]->tlp};
+    }
     return 0;
 }
 
@@ -702,6 +716,24 @@ static void s_forget_inflight(link_t *self, const uint8_t *msgid)
         }
 }
 
+/* The audit entry of a receipted batch: what the partner now holds, by type
+ * and TLP, and where its log records the receipt. */
+static int s_audit_share(link_t *self, const Moux__ReceiptBody *b, json_t *shared, int acc,
+                         int dup, int rej)
+{
+    char msgid[2 * MSGID_BYTES + 1];
+    hex_encode(b->message_id.data, MSGID_BYTES, msgid);
+    json_t *d = json_pack("{s:I, s:O, s:i, s:i, s:i, s:I}", "sequence", (json_int_t)b->sequence,
+                          "items", shared, "accepted", acc, "duplicate", dup, "refused", rej,
+                          "partner_entry", (json_int_t)b->audit_entry);
+    if (d && self->ag.mou)
+        json_object_set_new(d, "mou", json_string(mou_id(self->ag.mou)));
+    int rc = d ? store_audit_append(self->d->store, "share", self->p.agency, msgid, NULL, NULL,
+                                    d, NULL) : -1;
+    json_decref(d);
+    return rc;
+}
+
 /* Applies a verified receipt: delivered items leave the outbox, the receipt
  * is kept as proof, all in one transaction. */
 static int s_apply_receipt(link_t *self, const Moux__ReceiptBody *b,
@@ -709,8 +741,11 @@ static int s_apply_receipt(link_t *self, const Moux__ReceiptBody *b,
 {
     store_t *st = self->d->store;
     int acc = 0, dup = 0, rej = 0;
-    if (store_begin(st) != 0)
+    json_t *shared = json_object();
+    if (!shared || store_begin(st) != 0) {
+        json_decref(shared);
         return -1;
+    }
     for (size_t i = 0; i < b->n_results; i++) {
         const Moux__ItemResult *r = b->results[i];
         if (r->status == MOUX__ITEM_STATUS__ITEM_REJECTED) {
@@ -723,19 +758,23 @@ static int s_apply_receipt(link_t *self, const Moux__ReceiptBody *b,
                 goto fail;
         } else {
             r->status == MOUX__ITEM_STATUS__ITEM_ACCEPTED ? acc++ : dup++;
+            audit_count_item(shared, sent->items[i].type, sent->items[i].tlp);
         }
         if (store_outbox_done(st, self->p.pid, sent->items[i].rid, r->modified_ms) != 0)
             goto fail;
     }
-    if (store_receipt_put(st, self->p.pid, b, &sr->body, &sr->signature, acc, dup, rej) != 0 ||
+    if (s_audit_share(self, b, shared, acc, dup, rej) != 0 ||
+        store_receipt_put(st, self->p.pid, b, &sr->body, &sr->signature, acc, dup, rej) != 0 ||
         store_partner_set_last_receipt(st, self->p.pid, now_ms()) != 0 || store_commit(st) != 0)
         goto fail;
     self->last_receipt_ms = now_ms();
     self->delivered += (uint64_t)(acc + dup + rej);
     log_debug("RECEIPT", "partner %s: seq %llu: %d accepted, %d duplicate, %d refused",
               self->p.agency, (unsigned long long)b->sequence, acc, dup, rej);
+    json_decref(shared);
     return 0;
 fail:
+    json_decref(shared);
     log_error("STORE-RECEIPT", "partner %s: cannot record receipt: %s", self->p.agency,
               store_errmsg(st));
     store_rollback(st);
@@ -833,6 +872,97 @@ static void s_on_key_ack(link_t *self, const Moux__KeyUpdateAck *ack)
         self->rebuild = 1;
 }
 
+uint64_t link_witnessed_size(const link_t *self) { return self->witnessed_size; }
+const char *link_checkpoint_alarm(const link_t *self) { return self->checkpoint_alarm; }
+void link_set_checkpoint_alarm(link_t *self, const char *detail)
+{
+    str_copy(self->checkpoint_alarm, sizeof self->checkpoint_alarm, detail);
+}
+
+void link_offer_checkpoint(link_t *self)
+{
+    store_t *st = self->d->store;
+    uint64_t size = 0, from = self->witnessed_size;
+    uint8_t root[32], *raw = NULL, (*proof)[MERKLE_HASH_BYTES] = NULL;
+    size_t len = 0, n = 0;
+    if (!self->up || !self->dealer || !store_audit_on(st) ||
+        store_checkpoint_latest(st, UINT64_MAX, &size, root, &raw, &len) != 1)
+        goto out;
+    Moux__SignedCheckpoint *sc = moux__signed_checkpoint__unpack(NULL, len, raw);
+    merkle_source_t src;
+    store_audit_source(st, &src);
+    if (from > size)
+        from = 0; /* it holds more than we have checkpointed: it will say so */
+    if (from && from < size && merkle_consistency_proof_src(from, size, &src, &proof, &n) != 0)
+        from = n = 0;
+    ProtobufCBinaryData *hashes = calloc(n ? n : 1, sizeof *hashes);
+    for (size_t i = 0; hashes && i < n; i++)
+        hashes[i] = (ProtobufCBinaryData){MERKLE_HASH_BYTES, proof[i]};
+    Moux__CheckpointOffer offer = MOUX__CHECKPOINT_OFFER__INIT;
+    offer.checkpoint = sc;
+    offer.from_size = from;
+    offer.n_consistency = hashes ? n : 0;
+    offer.consistency = hashes;
+    Moux__Frame f = MOUX__FRAME__INIT;
+    f.kind_case = MOUX__FRAME__KIND_CHECKPOINT_OFFER;
+    f.checkpoint_offer = &offer;
+    size_t flen = moux__frame__get_packed_size(&f);
+    uint8_t *buf = sc ? malloc(flen) : NULL;
+    if (buf) {
+        moux__frame__pack(&f, buf);
+        if (zmq_send(self->dealer, buf, flen, ZMQ_DONTWAIT) >= 0)
+            log_debug("CHECKPOINT-OFFERED", "partner %s: size %llu (from %llu)", self->p.agency,
+                      (unsigned long long)size, (unsigned long long)from);
+    }
+    free(buf);
+    free(hashes);
+    if (sc)
+        moux__signed_checkpoint__free_unpacked(sc, NULL);
+out:
+    free(raw);
+    free(proof);
+}
+
+/* The partner's answer to our checkpoint: its countersignature, kept as
+ * proof that it witnessed this size; or why not. */
+static void s_on_checkpoint_ack(link_t *self, const Moux__CheckpointAck *ack)
+{
+    store_t *st = self->d->store;
+    char reason[64];
+    if (ack->refused[0]) {
+        str_sanitize(reason, sizeof reason, ack->refused); /* partner text */
+        if (strcmp(reason, REASON_NEED_CONSISTENCY) == 0 && !self->reoffered) {
+            self->witnessed_size = ack->witnessed_size;
+            self->reoffered = 1;
+            link_offer_checkpoint(self); /* with a proof from the size it holds */
+            return;
+        }
+        log_warn("CHECKPOINT-REFUSED-BY-PARTNER", "partner %s did not witness our checkpoint: %s",
+                 self->p.agency, reason);
+        store_event(st, "checkpoint-refused-by-partner", self->p.agency, NULL, reason, NULL);
+        return;
+    }
+    uint64_t size = 0;
+    uint8_t root[32], *raw = NULL;
+    size_t len = 0;
+    self->reoffered = 0;
+    if (ack->countersignature.len == 64 &&
+        store_checkpoint_latest(st, ack->witnessed_size, &size, root, &raw, &len) == 1 &&
+        size == ack->witnessed_size &&
+        checkpoint_countersig_verify(raw, len, self->p.sign_pk, ack->countersignature.data) == 0) {
+        self->witnessed_size = size;
+        if (store_countersig_put(st, size, self->p.agency, ack->countersignature.data, 64) != 0)
+            log_error("STORE-FAILED", "partner %s: %s", self->p.agency, store_errmsg(st));
+        else
+            log_debug("CHECKPOINT-WITNESSED", "partner %s countersigned our log at size %llu",
+                      self->p.agency, (unsigned long long)size);
+    } else {
+        log_warn("CHECKPOINT-ACK-REFUSED", "partner %s: countersignature does not verify",
+                 self->p.agency);
+    }
+    free(raw);
+}
+
 static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
 {
     pbbudget_t pb; /* one budget for the frame and the receipt body in it */
@@ -845,6 +975,10 @@ static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
     char reason[64];
     if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE_ACK) {
         s_on_key_ack(self, f->key_update_ack);
+        goto out;
+    }
+    if (f && f->kind_case == MOUX__FRAME__KIND_CHECKPOINT_ACK) {
+        s_on_checkpoint_ack(self, f->checkpoint_ack);
         goto out;
     }
     if (!f || f->kind_case != MOUX__FRAME__KIND_RECEIPT)

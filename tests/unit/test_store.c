@@ -352,10 +352,11 @@ static void test_open_creates_schema(void)
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0); /* 0600 */
     sqlite3 *db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 3);
+    CHECK(raw_count(db, "PRAGMA user_version") == 4);
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                         " ('partner','partner_key','own_key','indicator','outbox','inbound',"
-                        "'receipt','event','mou','mou_count','mou_daily','purged')") == 12);
+                        "'receipt','event','mou','mou_count','mou_daily','purged','audit','checkpoint',"
+                        "'witnessed','countersig')") == 16);
     sqlite3_close(db);
     store_destroy(&st);
     CHECK(st == NULL);
@@ -404,8 +405,9 @@ static void test_migrates_schema_1(void)
     store_t *st = store_open(dir, STORE_RW, err, sizeof err);
     store_destroy(&st);
     sqlite3 *db = raw_db(dir);
-    /* Back to schema 1: what migrations 2 and 3 added goes, what 3 dropped returns. */
-    CHECK(db && sqlite3_exec(db, "DROP TABLE mou; DROP TABLE mou_count; DROP TABLE mou_daily;"
+    /* Back to schema 1: what migrations 2-4 added goes, what 3 dropped returns. */
+    CHECK(db && sqlite3_exec(db, "DROP TABLE audit; DROP TABLE checkpoint; DROP TABLE witnessed;"
+                             " DROP TABLE countersig; DROP TABLE mou; DROP TABLE mou_count; DROP TABLE mou_daily;"
                              " DROP TABLE purged; DROP INDEX indicator_retention;"
                              " ALTER TABLE indicator DROP COLUMN mou_hash;"
                              " ALTER TABLE indicator DROP COLUMN labels;"
@@ -418,7 +420,7 @@ static void test_migrates_schema_1(void)
     store_destroy(&st);
     db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 3);
+    CHECK(raw_count(db, "PRAGMA user_version") == 4);
     CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('indicator') WHERE name = 'labels'")
           == 1);
     CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('partner') WHERE name = 'max_tlp'")
