@@ -16,7 +16,8 @@ const char *item_check_shape(const Moux__Indicator *ind)
         strcmp(ind_type_name(type), ind->type) != 0 ||
         (unsigned)ind->tlp > MOUX__TLP__TLP_RED || ind->confidence > 100 ||
         ind->modified_ms < ind->created_ms || strlen(ind->pattern) > IND_PATTERN_MAX ||
-        ind->n_hops > 16 || ind->n_labels > IND_LABELS_MAX)
+        ind->n_hops > 16 || ind->n_labels > IND_LABELS_MAX ||
+        (ind->origin[0] && !agency_id_valid(ind->origin)))
         return REASON_INVALID_ITEM;
     for (size_t i = 0; i < ind->n_labels; i++)
         if (!ind_label_valid(ind->labels[i]))

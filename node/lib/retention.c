@@ -21,7 +21,7 @@ static int s_purge_one(store_t *st, const store_mou_t *row, const char *self, ui
     uint64_t n = 0, keep_ms = d ? d->retention_days * DAY_MS : 0;
     int rc = 0;
     if (d && now > keep_ms) {
-        rc = store_purge_received(st, row->hash, row->id, now - keep_ms, now, &n);
+        rc = store_purge_received(st, row->hash, row->id, now - keep_ms, &n);
         if (rc == 0 && n) {
             char detail[256];
             snprintf(detail, sizeof detail, "mou=%s retention-days=%u purged=%llu", row->id,

@@ -231,9 +231,12 @@ int store_mou_daily_add(store_t *self, const unsigned char hash[32], const char 
                         uint64_t day, uint64_t n);
 /* Deletes the items received under the MOU before before_ms (and their
  * outbox entries), recording each in the purged table (never the value)
- * under mou_id. *count: how many. Runs inside the caller's transaction. */
+ * under mou_id, with the time of deletion. *count: how many. Runs inside
+ * the caller's transaction. */
 int store_purge_received(store_t *self, const unsigned char hash[32], const char *mou_id,
-                         uint64_t before_ms, uint64_t now, uint64_t *count);
+                         uint64_t before_ms, uint64_t *count);
+/* 1 when an event of this kind, partner and detail is already recorded. */
+int store_event_exists(store_t *self, const char *kind, const char *partner, const char *detail);
 
 /* ---- the audit log (store_audit.c, docs/AUDIT.md) ---- */
 /* Appends one entry: the canonical JSON of its fields (kind; partner,

@@ -281,7 +281,7 @@ int store_mou_daily_add(store_t *self, const unsigned char hash[32], const char 
 }
 
 int store_purge_received(store_t *self, const unsigned char hash[32], const char *mou_id,
-                         uint64_t before_ms, uint64_t now, uint64_t *count)
+                         uint64_t before_ms, uint64_t *count)
 {
     static const char *steps[] = {
         ("INSERT INTO purged(id, type, tlp, modified_ms, from_agency, mou_id, received_ms,"
@@ -302,7 +302,7 @@ int store_purge_received(store_t *self, const unsigned char hash[32], const char
             sqlite3_bind_text(st, 2, mou_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, (sqlite3_int64)before_ms);
         if (sqlite3_bind_parameter_count(st) >= 4)
-            sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
+            sqlite3_bind_int64(st, 4, (sqlite3_int64)now_ms()); /* when, not as of when */
         int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
         if (i == 2 && rc == 0)
             *count = (uint64_t)sqlite3_changes(store_db(self));
@@ -311,4 +311,18 @@ int store_purge_received(store_t *self, const unsigned char hash[32], const char
             return -1;
     }
     return 0;
+}
+
+int store_event_exists(store_t *self, const char *kind, const char *partner, const char *detail)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(store_db(self), "SELECT 1 FROM event WHERE kind = ?1 AND partner IS ?2"
+                           " AND detail IS ?3 LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(q, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, partner, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, detail, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }

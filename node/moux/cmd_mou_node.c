@@ -168,6 +168,7 @@ static json_t *s_row_json(store_t *st, const store_mou_t *row, int full)
         json_object_set_new(o, "expires", json_string(when));
         json_object_set_new(o, "days_to_expiry",
                             json_integer(now < exp ? (json_int_t)((exp - now) / DAY_MS) : -1));
+        json_object_set_new(o, "in_force", json_boolean(mou_valid_at(m, now, NULL, 0)));
         if (full)
             json_object_set_new(o, "mou", mou_to_json(m, now));
         mou_destroy(&m);
@@ -177,10 +178,12 @@ static json_t *s_row_json(store_t *st, const store_mou_t *row, int full)
 
 static void s_row_text(const json_t *o)
 {
-    printf("%-34s %-18s %-10s expires %s (%lld days)  hash %.16s...\n",
+    const char *state = json_string_value(json_object_get(o, "state"));
+    if (strcmp(state, "active") == 0 && json_is_false(json_object_get(o, "in_force")))
+        state = "not-in-force"; /* active, but expired or not yet effective */
+    printf("%-34s %-18s %-12s expires %s (%lld days)  hash %.16s...\n",
            json_string_value(json_object_get(o, "id")),
-           json_string_value(json_object_get(o, "peer")),
-           json_string_value(json_object_get(o, "state")),
+           json_string_value(json_object_get(o, "peer")), state,
            json_string_value(json_object_get(o, "expires")),
            (long long)json_integer_value(json_object_get(o, "days_to_expiry")),
            json_string_value(json_object_get(o, "hash")));
@@ -426,10 +429,12 @@ int cmd_mou_purge(int argc, char **argv)
         config_t cfg;
         char err[512];
         store_t *st = cli_config(dir, &cfg) == 0 ? s_store(dir, STORE_RW) : NULL;
-        int rc = st ? retention_purge(st, cfg.agency, when, &purged, err, sizeof err) : -1;
+        if (!st)
+            return 1;
+        int rc = retention_purge(st, cfg.agency, when, &purged, err, sizeof err);
         store_destroy(&st);
         if (rc != 0)
-            return st ? cli_fail("%s: %s", dir, err) : 1;
+            return cli_fail("%s: %s", dir, err);
     }
     printf("%llu item(s) held past their MOU's retention purged\n", (unsigned long long)purged);
     return 0;

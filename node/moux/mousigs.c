@@ -14,6 +14,8 @@ int cli_mou_sigs(const mou_t *m, const char *file, const char **sigs, size_t n_s
     unsigned char pins[2][32];
     const unsigned char *pinp[2] = {NULL, NULL};
     memset(st, 0, 2 * sizeof *st);
+    for (int i = 0; i < 2; i++)
+        str_copy(st[i].why, sizeof st[i].why, "no signature (no --sig file names this party)");
     pinned[0] = pinned[1] = 0;
     if (dir) {
         if (mou_node_pins(dir, m, pins, pinned, own, err, sizeof err) != 0)

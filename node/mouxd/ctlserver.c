@@ -109,10 +109,14 @@ static json_t *s_mou_json(daemon_t *d, link_t *l, json_t *warnings)
     json_object_set_new(o, "expires", json_string(until));
     json_object_set_new(o, "days_to_expiry", json_integer(days));
     json_object_set_new(o, "counts", counts);
-    if (now < exp && exp - now < MOU_EXPIRY_WARN_MS) {
+    if (exp - now < MOU_EXPIRY_WARN_MS || now >= exp) {
         char msg[300];
-        snprintf(msg, sizeof msg, "MOU %s with %s expires in %lld day(s), on %s", mou_id(a->mou),
-                 link_partner(l)->agency, days, until);
+        if (now >= exp)
+            snprintf(msg, sizeof msg, "MOU %s with %s expired on %s: nothing flows; agree and "
+                     "activate a new one", mou_id(a->mou), link_partner(l)->agency, until);
+        else
+            snprintf(msg, sizeof msg, "MOU %s with %s expires in %lld day(s), on %s",
+                     mou_id(a->mou), link_partner(l)->agency, days, until);
         json_array_append_new(warnings, json_string(msg));
     }
     return o;

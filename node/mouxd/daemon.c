@@ -378,6 +378,9 @@ static void s_agreements_tick(daemon_t *d)
         agreement_t *a = link_agreement(d->links[i]);
         if (a->mou && !a->expiry_noted && now >= mou_expires_ms(a->mou)) {
             a->expiry_noted = 1;
+            const char *peer = link_partner(d->links[i])->agency;
+            if (store_event_exists(d->store, "mou-expired", peer, mou_id(a->mou)) != 0)
+                continue; /* recorded before a reload or restart */
             log_warn("MOU-EXPIRED", "partner %s: MOU %s expired; nothing flows under it",
                      link_partner(d->links[i])->agency, mou_id(a->mou));
             store_event(d->store, "mou-expired", link_partner(d->links[i])->agency, NULL, NULL,
