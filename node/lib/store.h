@@ -224,6 +224,8 @@ int store_mou_count_add(store_t *self, const unsigned char hash[32], const char 
 int store_mou_counts(store_t *self, const unsigned char hash[32],
                      int (*fn)(const char *dir, const char *outcome, uint64_t n, void *arg),
                      void *arg);
+/* The same as {"out": {"allowed": n, REASON: n}, "in": {...}, "relay": {...}}. */
+json_t *store_mou_counts_json(store_t *self, const unsigned char hash[32]);
 /* Items in direction dir on UTC day (days since 1970-01-01). */
 int store_mou_daily_get(store_t *self, const unsigned char hash[32], const char *dir,
                         uint64_t day, uint64_t *n);

@@ -326,3 +326,22 @@ int store_event_exists(store_t *self, const char *kind, const char *partner, con
     sqlite3_finalize(q);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
+
+static int s_count_json(const char *dir, const char *outcome, uint64_t n, void *arg)
+{
+    json_t *counts = arg, *per_dir = json_object_get(counts, dir);
+    if (!per_dir) {
+        per_dir = json_object();
+        json_object_set_new(counts, dir, per_dir);
+    }
+    json_object_set_new(per_dir, outcome, json_integer((json_int_t)n));
+    return 0;
+}
+
+json_t *store_mou_counts_json(store_t *self, const unsigned char hash[32])
+{
+    json_t *counts = json_object();
+    if (counts)
+        store_mou_counts(self, hash, s_count_json, counts);
+    return counts;
+}

@@ -129,16 +129,6 @@ out:
 
 /* ---- list and show ---- */
 
-static int s_count_json_node(const char *dir, const char *outcome, uint64_t n, void *arg)
-{
-    json_t *counts = arg, *per_dir = json_object_get(counts, dir);
-    if (!per_dir) {
-        per_dir = json_object();
-        json_object_set_new(counts, dir, per_dir);
-    }
-    json_object_set_new(per_dir, outcome, json_integer((json_int_t)n));
-    return 0;
-}
 
 /* One stored MOU as JSON: state, dates, decisions; the whole document too
  * when full. */
@@ -150,8 +140,7 @@ static json_t *s_row_json(store_t *st, const store_mou_t *row, int full)
     uint64_t now = now_ms();
     hex_encode(row->hash, MOU_HASH_BYTES, hex);
     format_time_ms(row->activated_ms, when);
-    json_t *counts = json_object();
-    store_mou_counts(st, row->hash, s_count_json_node, counts);
+    json_t *counts = store_mou_counts_json(st, row->hash);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "id", row->id, "peer", row->peer,
                           "state", row->state, "hash", hex, "activated", when, "counts", counts);
     if (row->ended_ms) {

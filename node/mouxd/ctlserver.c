@@ -75,16 +75,6 @@ static json_t *s_cert_json(const char *whose, uint64_t serial, uint64_t not_afte
 
 #define MOU_EXPIRY_WARN_MS (30ull * 86400000u)
 
-static int s_count_json(const char *dir, const char *outcome, uint64_t n, void *arg)
-{
-    json_t *counts = arg, *per_dir = json_object_get(counts, dir);
-    if (!per_dir) {
-        per_dir = json_object();
-        json_object_set_new(counts, dir, per_dir);
-    }
-    json_object_set_new(per_dir, outcome, json_integer((json_int_t)n));
-    return 0;
-}
 
 /* The MOU with a partner: which, until when, whether items flow and why
  * not, and the decisions made under it ("out", "in", "relay" counts). */
@@ -102,8 +92,7 @@ static json_t *s_mou_json(daemon_t *d, link_t *l, json_t *warnings)
     uint64_t now = now_ms(), exp = mou_expires_ms(a->mou);
     long long days = now < exp ? (long long)((exp - now) / 86400000u) : -1;
     format_time_ms(exp, until);
-    json_t *counts = json_object();
-    store_mou_counts(d->store, mou_hash_bytes(a->mou), s_count_json, counts);
+    json_t *counts = store_mou_counts_json(d->store, mou_hash_bytes(a->mou));
     json_object_set_new(o, "id", json_string(mou_id(a->mou)));
     json_object_set_new(o, "hash", json_string(mou_hash_hex(a->mou)));
     json_object_set_new(o, "expires", json_string(until));

@@ -49,6 +49,18 @@ static void s_reply(s_ctx_t *c, const uint8_t *frame, size_t len)
                  c->p->agency, zmq_strerror(zmq_errno()));
 }
 
+/* Packs and sends an answer on the same connection. */
+static void s_reply_frame(s_ctx_t *c, const Moux__Frame *f)
+{
+    size_t len = moux__frame__get_packed_size(f);
+    uint8_t *buf = malloc(len);
+    if (buf) {
+        moux__frame__pack(f, buf);
+        s_reply(c, buf, len);
+    }
+    free(buf);
+}
+
 /* The fields every receipt for batch h carries. */
 static void s_receipt_for(s_ctx_t *c, const Moux__BatchHeader *h, Moux__ReceiptBody *b)
 {
@@ -385,13 +397,7 @@ static void s_on_key_update(s_ctx_t *c, const Moux__KeyUpdate *ku)
     Moux__Frame f = MOUX__FRAME__INIT;
     f.kind_case = MOUX__FRAME__KIND_KEY_UPDATE_ACK;
     f.key_update_ack = &ack;
-    size_t len = moux__frame__get_packed_size(&f);
-    uint8_t *buf = malloc(len);
-    if (buf) {
-        moux__frame__pack(&f, buf);
-        s_reply(c, buf, len);
-    }
-    free(buf);
+    s_reply_frame(c, &f);
     link_pump(c->link); /* it may hold the same MOU as we do now */
 }
 
@@ -479,13 +485,7 @@ static void s_on_checkpoint_offer(s_ctx_t *c, const Moux__CheckpointOffer *o)
     Moux__Frame f = MOUX__FRAME__INIT;
     f.kind_case = MOUX__FRAME__KIND_CHECKPOINT_ACK;
     f.checkpoint_ack = &ack;
-    size_t flen = moux__frame__get_packed_size(&f);
-    uint8_t *buf = malloc(flen);
-    if (buf) {
-        moux__frame__pack(&f, buf);
-        s_reply(c, buf, flen);
-    }
-    free(buf);
+    s_reply_frame(c, &f);
     free(raw);
 }
 
