@@ -13,8 +13,8 @@
  *             json_unpack, normalise and pattern, and the reply
  *   sender    outbox fetch, size check, pack, seal (sign + encrypt + hash)
  *   receiver  frame unpack, open (decrypt + verify), payload unpack, item
- *             checks + policy + store_put_received, receipt seal, inbound
- *             row, commit
+ *             checks + MOU policy + store_put_received, receipt seal,
+ *             inbound row, commit
  *   receipt   (at the sender) frame unpack, receipt_open (verify), one
  *             outbox delete per item, receipt row, commit
  *
@@ -114,6 +114,16 @@ int main(int argc, char **argv)
     int64_t s_pid = s_partner_b.pid, r_pid = r_partner.pid;
     const char *a_agency = r_partner.agency, *b_agency = s_partner_b.agency;
     size_t total = K * per;
+    /* The MOU the receiver enforces (deploy/cluster activated one). */
+    store_mou_t mrow;
+    mou_t *mou = NULL;
+    char merr[512];
+    if (store_mou_active(rcv, a_agency, &mrow) != 1 ||
+        mou_parse(mrow.text, mrow.text_len, "active MOU", &mou, merr, sizeof merr) != 0) {
+        fprintf(stderr, "bench_batch: %s has no active MOU with %s\n", b_dir, a_agency);
+        return 1;
+    }
+    store_mou_free(&mrow);
 
     /* ---- publish: as daemon_publish, CHUNK items per transaction ---- */
     Moux__Indicator **src = bu_items(total, 0, a_agency);
@@ -225,7 +235,8 @@ int main(int argc, char **argv)
         uint8_t *payload = malloc(plen);
         moux__batch__pack(&batch, payload);
         LAP(PACK);
-        envelope_meta_t meta = {.sender = a_agency, .recipient = b_agency, .mou_id = "",
+        envelope_meta_t meta = {.sender = a_agency, .recipient = b_agency, .mou_id = mou_id(mou),
+                                .mou_hash = mou_hash_bytes(mou),
                                 .sender_key_id = s_kid, .recipient_key_id = r_kid,
                                 .sequence = seq++, .timestamp_ms = now_ms(),
                                 .item_count = (uint32_t)ob.n};
@@ -269,8 +280,10 @@ int main(int argc, char **argv)
             res[i].modified_ms = ind->modified_ms;
             int64_t rid = 0;
             store_put_t put;
-            if (s_check_item(ind) != 0 || policy_inbound(&r_partner, ind) != NULL ||
-                store_put_received(rcv, r_pid, a_agency, ind, now_ms(), NULL, &rid, &put) != 0) {
+            if (s_check_item(ind) != 0 ||
+                policy_inbound(mou, b_agency, a_agency, ind, now_ms()).reason != NULL ||
+                store_put_received(rcv, r_pid, a_agency, ind, now_ms(), mou_hash_bytes(mou),
+                                   &rid, &put) != 0) {
                 fprintf(stderr, "bench_batch: item refused or not stored: %s\n",
                         store_errmsg(rcv));
                 return 1;
