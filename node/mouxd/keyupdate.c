@@ -40,6 +40,23 @@ const identity_t *keys_announced(const daemon_t *d)
 }
 
 /* Our agency's revocation list, if the operator made one. */
+/* Our own key events go into the audit log once each (a restart loads the
+ * same certificate and list again). */
+static void s_key_event(daemon_t *d, const char *kind, const char *detail)
+{
+    if (store_event_exists(d->store, kind, NULL, detail) == 0)
+        store_event(d->store, kind, NULL, NULL, NULL, detail);
+}
+
+static void s_cert_event(daemon_t *d, const char *kind, const cert_t *c)
+{
+    char detail[160], until[32];
+    format_time_ms(c->not_after_ms, until);
+    snprintf(detail, sizeof detail, "serial %llu, valid until %s", (unsigned long long)c->serial,
+             until);
+    s_key_event(d, kind, detail);
+}
+
 static void s_load_own_revs(daemon_t *d)
 {
     char path[PATH_MAX_MOUX + 64], err[512];
@@ -57,6 +74,10 @@ static void s_load_own_revs(daemon_t *d)
     }
     log_info("REVOCATIONS", "our revocation list %llu: %zu serial(s), %zu key(s)",
              (unsigned long long)l.number, l.n_serials, l.n_key_ids);
+    char detail[96];
+    snprintf(detail, sizeof detail, "list %llu: %zu serial(s), %zu key(s)",
+             (unsigned long long)l.number, l.n_serials, l.n_key_ids);
+    s_key_event(d, "keys-revoked", detail);
     revlist_free(&l);
     free(d->own_revs);
     d->own_revs = raw;
@@ -136,6 +157,7 @@ int keys_start(daemon_t *d, char *err, size_t errlen)
         log_warn("STORE-FAILED", "cannot record our key: %s", store_errmsg(d->store));
         d->keys_since_serial = d->id->cert.serial;
     }
+    s_cert_event(d, "key-certified", &d->id->cert);
     s_load_own_revs(d);
     s_load_prev(d);
     char nerr[512] = "";
@@ -176,6 +198,7 @@ static void s_take_renewal(daemon_t *d)
         return;
     }
     store_own_key_put(d->store, &fresh->cert, fresh->cert_raw, fresh->cert_len);
+    s_cert_event(d, "key-certified", &fresh->cert);
     log_info("CERT-RENEWED", "certificate serial %llu replaces serial %llu",
              (unsigned long long)fresh->cert.serial, (unsigned long long)d->id->cert.serial);
     identity_t *old = d->id;
@@ -287,6 +310,7 @@ static void s_install(daemon_t *d)
     log_info("KEYS-ROTATED", "now using certificate serial %llu; serial %llu stays valid for "
              "partners that have not caught up until the overlap ends",
              (unsigned long long)d->id->cert.serial, (unsigned long long)old->cert.serial);
+    s_cert_event(d, "key-rotated", &d->id->cert);
     if (daemon_router_restart(d) != 0)
         log_error("KEYS-INSTALL", "cannot reopen the ROUTER with the new transport key");
     daemon_reload(d);
