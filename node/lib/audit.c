@@ -150,9 +150,14 @@ static void s_check_cp(s_report_t *r, store_t *st, s_cps_t *c, const merkle_fron
     uint8_t root[32];
     merkle_frontier_root(f, root);
     if (checkpoint_parse(raw, len, &cp, &why) != 0 || s_own_sign_pk(st, cp.signer_key_id, pk) != 1 ||
-        checkpoint_verify(raw, len, pk, &cp, &why) != 0 || cp.size != c->size) {
+        checkpoint_verify(raw, len, pk, &cp, &why) != 0) {
         snprintf(what, sizeof what, "checkpoint of size %llu: %s", (unsigned long long)c->size,
                  why ? why : "signed by a key this node never had");
+        s_problem(r, c->size, what);
+    } else if (cp.size != c->size) {
+        snprintf(what, sizeof what, "checkpoint of size %llu: its size column was changed (the "
+                 "signed checkpoint says %llu)", (unsigned long long)c->size,
+                 (unsigned long long)cp.size);
         s_problem(r, c->size, what);
     } else if (memcmp(cp.root, root, 32) != 0) {
         snprintf(what, sizeof what, "checkpoint of size %llu: the log's root differs: an entry "
@@ -204,7 +209,7 @@ long audit_verify(store_t *st, void (*problem)(void *arg, uint64_t index, const 
         uint8_t leaf[32];
         merkle_leaf_hash(sqlite3_column_blob(q, 7), (size_t)sqlite3_column_bytes(q, 7), leaf);
         merkle_frontier_append(&f, leaf);
-        expect = f.size;
+        expect = idx + 1; /* one gap is reported once */
         (*entries)++;
         while (cps.have && cps.size == f.size) {
             (*checkpoints)++;
@@ -241,9 +246,10 @@ static json_t *s_b64(const uint8_t *data, size_t len)
     return s;
 }
 
-/* The certificate (own key history) that certified the key with this id. */
-static int s_own_cert(store_t *st, const unsigned char kid[KEYID_BYTES], uint8_t **cert,
-                      size_t *len)
+/* The certificate (own key history) that certified the key with this id
+ * at time `at` (a renewal certifies the same key for a later window). */
+static int s_own_cert(store_t *st, const unsigned char kid[KEYID_BYTES], uint64_t at,
+                      const unsigned char root_pk[32], uint8_t **cert, size_t *len)
 {
     sqlite3_stmt *q = NULL;
     int found = 0;
@@ -252,14 +258,20 @@ static int s_own_cert(store_t *st, const unsigned char kid[KEYID_BYTES], uint8_t
         return -1;
     while (!found && sqlite3_step(q) == SQLITE_ROW) {
         unsigned char id[KEYID_BYTES];
+        const uint8_t *raw = sqlite3_column_blob(q, 1);
+        size_t n = (size_t)sqlite3_column_bytes(q, 1);
+        cert_t c;
+        const char *why = NULL;
         if (sqlite3_column_bytes(q, 0) != 32)
             continue;
         keyid_of(sqlite3_column_blob(q, 0), 32, id);
-        if (memcmp(id, kid, KEYID_BYTES) == 0 && (*len = (size_t)sqlite3_column_bytes(q, 1)) &&
-            (*cert = malloc(*len)) != NULL) {
-            memcpy(*cert, sqlite3_column_blob(q, 1), *len);
-            found = 1;
-        }
+        if (memcmp(id, kid, KEYID_BYTES) != 0 || !raw ||
+            cert_verify(raw, n, root_pk, &c, &why) != 0 || at < c.not_before_ms ||
+            at > c.not_after_ms || !(*cert = malloc(n)))
+            continue;
+        memcpy(*cert, raw, n);
+        *len = n;
+        found = 1;
     }
     sqlite3_finalize(q);
     return found;
@@ -289,9 +301,9 @@ json_t *audit_prove(store_t *st, uint64_t index, const unsigned char root_pk[32]
         goto out;
     }
     if (checkpoint_parse(cp_raw, cplen, &cp, &why) != 0 ||
-        s_own_cert(st, cp.signer_key_id, &cert, &certlen) != 1) {
+        s_own_cert(st, cp.signer_key_id, cp.timestamp_ms, root_pk, &cert, &certlen) != 1) {
         snprintf(err, errlen, "the checkpoint of size %llu: %s", (unsigned long long)size,
-                 why ? why : "its signing key's certificate is not in the key history");
+                 why ? why : "no certificate of its signing key covers its time");
         goto out;
     }
     if (merkle_inclusion_proof_src(index, size, &src, &path, &n) != 0) {

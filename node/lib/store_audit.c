@@ -74,6 +74,10 @@ int store_audit_frontier(store_t *self, merkle_frontier_t *out)
     return 0;
 }
 
+static int s_append(store_t *self, const char *kind, const char *partner, const char *subject,
+                    const char *reason, const char *detail, const json_t *detail_json,
+                    uint64_t *index);
+
 /* The canonical entry: a JSON object with sorted keys, no spaces, ASCII
  * only; absent fields are left out. */
 static char *s_entry(uint64_t index, uint64_t ts, const char *kind, const char *partner,
@@ -99,12 +103,46 @@ static char *s_entry(uint64_t index, uint64_t ts, const char *kind, const char *
     return text;
 }
 
+/* Text for an entry: as given when it is UTF-8 (JSON can hold it), else
+ * made printable ASCII ('?' for anything else), in *keep (caller frees),
+ * so the entry and its column always say the same. */
+static const char *s_text(const char *s, char **keep)
+{
+    *keep = NULL;
+    json_t *j = s ? json_string(s) : NULL;
+    if (!s || j) {
+        json_decref(j);
+        return s;
+    }
+    size_t cap = strlen(s) + 1;
+    if ((*keep = malloc(cap)) != NULL)
+        str_sanitize(*keep, cap, s);
+    return *keep ? *keep : "?";
+}
+
 int store_audit_append(store_t *self, const char *kind, const char *partner, const char *subject,
                        const char *reason, const char *detail, const json_t *detail_json,
                        uint64_t *index)
 {
     if (!store_audit_on(self))
         return 0;
+    char *k1, *k2, *k3, *k4;
+    partner = s_text(partner, &k1);
+    subject = s_text(subject, &k2);
+    reason = s_text(reason, &k3);
+    detail = s_text(detail, &k4);
+    int rc = s_append(self, kind, partner, subject, reason, detail, detail_json, index);
+    free(k1);
+    free(k2);
+    free(k3);
+    free(k4);
+    return rc;
+}
+
+static int s_append(store_t *self, const char *kind, const char *partner, const char *subject,
+                    const char *reason, const char *detail, const json_t *detail_json,
+                    uint64_t *index)
+{
     int *loaded;
     merkle_frontier_t *f = store_frontier(self, &loaded);
     if (s_sync(self, f, loaded) != 0)

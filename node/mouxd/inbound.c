@@ -450,10 +450,16 @@ static const char *s_witness(s_ctx_t *c, const uint8_t *raw, size_t len,
         hex_encode(cp.root, 32, r2);
         snprintf(detail, sizeof detail, "held size %llu root %s; offered size %llu root %s",
                  (unsigned long long)*held_size, r1, (unsigned long long)cp.size, r2);
-        log_error("CHECKPOINT-INCONSISTENT", "partner %s signed a checkpoint inconsistent with "
-                  "one it signed before: its audit log was rewritten (%s)", c->p->agency, detail);
-        store_event(c->d->store, "checkpoint-inconsistent", c->p->agency, NULL,
-                    REASON_INCONSISTENT_CHECKPOINT, detail);
+        /* Recorded once per pair of views: offers of it again (its log
+         * grows, it checkpoints, offers) must not grow ours without end. */
+        if (strcmp(link_checkpoint_alarm(c->link), detail) != 0 &&
+            store_event_exists(c->d->store, "checkpoint-inconsistent", c->p->agency, detail) == 0) {
+            log_error("CHECKPOINT-INCONSISTENT", "partner %s signed a checkpoint inconsistent "
+                      "with one it signed before: its audit log was rewritten (%s)",
+                      c->p->agency, detail);
+            store_event(c->d->store, "checkpoint-inconsistent", c->p->agency, NULL,
+                        REASON_INCONSISTENT_CHECKPOINT, detail);
+        }
         link_set_checkpoint_alarm(c->link, detail);
         return REASON_INCONSISTENT_CHECKPOINT;
     }

@@ -88,6 +88,7 @@ struct link {
     char blocked[256];       /* why nothing is sent now ("" when sending) */
     uint64_t witnessed_size; /* the size of our log the partner last witnessed */
     char checkpoint_alarm[320]; /* the partner signed inconsistent checkpoints ("": no) */
+    char checkpoint_refused[64]; /* why it last refused to witness ours ("": it did not) */
     int reoffered;           /* a proof-less offer was answered: offered again once */
 };
 
@@ -937,15 +938,19 @@ static void s_on_checkpoint_ack(link_t *self, const Moux__CheckpointAck *ack)
             link_offer_checkpoint(self); /* with a proof from the size it holds */
             return;
         }
-        log_warn("CHECKPOINT-REFUSED-BY-PARTNER", "partner %s did not witness our checkpoint: %s",
-                 self->p.agency, reason);
-        store_event(st, "checkpoint-refused-by-partner", self->p.agency, NULL, reason, NULL);
+        if (strcmp(self->checkpoint_refused, reason) != 0) { /* once per reason, not per offer */
+            log_warn("CHECKPOINT-REFUSED-BY-PARTNER", "partner %s did not witness our "
+                     "checkpoint: %s", self->p.agency, reason);
+            store_event(st, "checkpoint-refused-by-partner", self->p.agency, NULL, reason, NULL);
+            str_copy(self->checkpoint_refused, sizeof self->checkpoint_refused, reason);
+        }
         return;
     }
     uint64_t size = 0;
     uint8_t root[32], *raw = NULL;
     size_t len = 0;
     self->reoffered = 0;
+    self->checkpoint_refused[0] = '\0';
     if (ack->countersignature.len == 64 &&
         store_checkpoint_latest(st, ack->witnessed_size, &size, root, &raw, &len) == 1 &&
         size == ack->witnessed_size &&
