@@ -18,7 +18,9 @@ static const char *s_usage_text =
     "usage: moux audit verify -d DIR [--json]\n"
     "       moux audit checkpoint -d DIR\n"
     "       moux audit prove -d DIR ENTRY [--out FILE]\n"
-    "       moux audit check PROOF --root-fp FINGERPRINT [--json]";
+    "       moux audit check PROOF --root-fp FINGERPRINT [--json]\n"
+    "       moux audit report -d DIR [--mou ID] [--from DATE] [--to DATE]\n"
+    "                         [--format text|json|html] [--out FILE]";
 
 static int s_usage(void)
 {
@@ -256,6 +258,8 @@ int cmd_audit(int argc, char **argv)
     if (argc < 2)
         return s_usage();
     const char *sub = argv[1];
+    if (strcmp(sub, "report") == 0)
+        return cmd_audit_report(argc, argv);
     if (s_opts(argc, argv, &o) != 0)
         return s_usage();
     int operands = argc - optind;

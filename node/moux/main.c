@@ -26,10 +26,13 @@ static const cli_cmd_t s_cmds[] = {
      "agency root key, node certificates, rotation and revocation"},
     {"mou", cmd_mou, "new|check|show|hash|sign|verify|activate|list|terminate|purge ...",
      "write, sign and verify MOUs; activate, list and terminate a node's MOUs; retention"},
-    {"audit", cmd_audit, "verify|checkpoint|prove|check ...",
-     "verify the tamper-evident audit log, sign checkpoints, prove entries, check proofs"},
+    {"audit", cmd_audit, "verify|checkpoint|prove|check|report ...",
+     "verify the tamper-evident audit log, sign checkpoints, prove entries, check proofs,"
+     " report per MOU"},
     {"pattern", cmd_pattern, "check 'PATTERN' [--json]",
      "validate a STIX 2.1 pattern and show what it indicates"},
+    {"export", cmd_export, "-d DIR --stix [--since TIME] [--from AGENCY] [--tlp MAX] [--out FILE]",
+     "write the stored indicators as a STIX 2.1 bundle"},
 };
 
 static void s_usage(FILE *out)

@@ -698,7 +698,7 @@ static void test_proofs(void)
      * not the key the certificate certifies. */
     uint8_t raw[CHECKPOINT_MAX_BYTES], *forged = NULL;
     size_t rlen = s_unb64(json_object_get(proof, "checkpoint"), raw, sizeof raw), flen = 0;
-    checkpoint_t body;
+    checkpoint_t body = {0};
     const char *w = NULL;
     CHECK(rlen > 0 && checkpoint_parse(raw, rlen, &body, &w) == 0);
     CHECK(checkpoint_sign(&body, s_other_keys->sign_pk, s_other_keys->sign_sk, &forged, &flen) ==
