@@ -1,4 +1,5 @@
 #include "config.h"
+#include "tlp.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -42,6 +43,8 @@ static const s_option_t s_options[] = {
     /* 0 only to measure what the audit log costs (docs/PERFORMANCE.md). */
     NUM("audit_log", audit_log, 1, 0, 1),
     STR("log_level", log_level, "info"),
+    /* The TLP of a STIX indicator that carries no TLP marking (docs/STIX.md). */
+    STR("stix_default_tlp", stix_default_tlp, "amber"),
 };
 #define N_OPTIONS (sizeof s_options / sizeof s_options[0])
 
@@ -134,6 +137,8 @@ static int s_validate(const config_t *cfg, const char *path, char *err, size_t e
     else if (strcmp(cfg->log_level, "error") && strcmp(cfg->log_level, "warn") &&
              strcmp(cfg->log_level, "info") && strcmp(cfg->log_level, "debug"))
         why = "log_level: must be error, warn, info or debug";
+    else if (tlp_parse(cfg->stix_default_tlp, &(tlp_t){TLP_CLEAR}) != 0)
+        why = "stix_default_tlp: must be clear, green, amber, amber+strict or red";
     if (why)
         snprintf(err, errlen, "%s: %s", path, why);
     return why ? -1 : 0;
@@ -207,7 +212,7 @@ int config_write_new(const config_t *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < N_OPTIONS; i++)
         if (s_options[i].kind == S_LONG)
             fprintf(f, "# %s = %ld\n", s_options[i].key, s_options[i].def);
-    fprintf(f, "# log_level = info\n");
+    fprintf(f, "# log_level = info\n# stix_default_tlp = amber\n");
     if (fclose(f) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;

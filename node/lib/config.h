@@ -28,6 +28,7 @@ typedef struct {
     long checkpoint_interval_seconds; /* how often the audit log is checkpointed */
     long audit_log;                 /* 1: every event is logged (0: only to measure its cost) */
     char log_level[16];             /* error, warn, info, debug */
+    char stix_default_tlp[16];      /* TLP of a STIX indicator without a TLP marking */
 } config_t;
 
 /* Fills *cfg with defaults, then reads DIR/moux.conf. Returns 0, or -1 with

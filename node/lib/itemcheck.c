@@ -2,6 +2,7 @@
 #include "config.h"
 #include "indicator.h"
 #include "reason.h"
+#include "stix_pattern.h"
 
 #include <string.h>
 
@@ -28,10 +29,30 @@ const char *item_check_shape(const Moux__Indicator *ind)
     if (ind_normalise(type, ind->value, norm, sizeof norm, &why) != 0 ||
         strcmp(norm, ind->value) != 0)
         return REASON_INVALID_VALUE;
-    /* Until STIX patterns are parsed, the pattern must be the one the
-     * (type, value) gives, so it can never say something else. */
-    if (ind_pattern(type, ind->value, pattern, sizeof pattern) != 0 ||
-        strcmp(pattern, ind->pattern) != 0)
-        return REASON_INVALID_ITEM;
-    return NULL;
+    /* The pattern (docs/PROTOCOL.md 6.1 row 1a): the one the (type, value)
+     * gives, or any valid STIX 2.1 pattern with a positive comparison ('='
+     * or IN) of the item's (type, value), its literal normalising to value. */
+    if (ind_pattern(type, ind->value, pattern, sizeof pattern) == 0 &&
+        strcmp(pattern, ind->pattern) == 0)
+        return NULL;
+    return item_pattern_names(ind->pattern, type, ind->value) ? NULL : REASON_INVALID_ITEM;
+}
+
+int item_pattern_names(const char *pattern, ind_type_t type, const char *value)
+{
+    stix_pattern_result_t res;
+    int found = 0;
+    if (stix_pattern_check(pattern, &res) != 0) {
+        stix_pattern_result_free(&res);
+        return 0;
+    }
+    for (size_t i = 0; i < res.observable_count && !found; i++) {
+        char norm[IND_VALUE_MAX + 1];
+        const char *why = NULL;
+        found = res.observables[i].kind == type &&
+                ind_normalise(type, res.observables[i].value, norm, sizeof norm, &why) == 0 &&
+                strcmp(norm, value) == 0;
+    }
+    stix_pattern_result_free(&res);
+    return found;
 }

@@ -1,5 +1,6 @@
 #include "store.h"
 #include "merkle.h"
+#include "stix.h"
 #include "util.h"
 
 #include <assert.h>
@@ -104,13 +105,21 @@ static const char *s_migrations[] = {
     "  root BLOB NOT NULL, signed BLOB NOT NULL, ts_ms INTEGER NOT NULL);"
     "CREATE TABLE countersig(size INTEGER NOT NULL, partner TEXT NOT NULL,"
     "  signature BLOB NOT NULL, ts_ms INTEGER NOT NULL, PRIMARY KEY(size, partner));",
+    /* 4 -> 5: STIX 2.1 import and export (docs/STIX.md). An indicator
+     * imported from STIX keeps its whole object (JSON) in `stix`, so export
+     * gives back every property; NULL for items published as (type, value)
+     * or received. Identity objects of imported bundles are kept by id (the
+     * latest `modified`) for export. */
+    "ALTER TABLE indicator ADD COLUMN stix TEXT;"
+    "CREATE TABLE stix_object(id TEXT PRIMARY KEY, type TEXT NOT NULL,"
+    "  modified TEXT NOT NULL, json TEXT NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof s_migrations / sizeof s_migrations[0]))
 
 /* Hot-path statements, prepared once. */
 enum {
     Q_OUTBOX_PUT, Q_OUTBOX_DONE, Q_OUTBOX_FETCH, Q_FIND_LOCAL, Q_FIND_ID, Q_INSERT_IND,
-    Q_UPDATE_IND, Q_INBOUND_FIND, Q_INBOUND_SEQ, Q_INBOUND_PUT, Q_EVENT, Q_AUDIT_LEAF, Q_COUNT
+    Q_UPDATE_IND, Q_FIND_STIX, Q_INBOUND_FIND, Q_INBOUND_SEQ, Q_INBOUND_PUT, Q_EVENT, Q_AUDIT_LEAF, Q_COUNT
 };
 
 static const char *s_sql[Q_COUNT] = {
@@ -124,18 +133,19 @@ static const char *s_sql[Q_COUNT] = {
         " WHERE o.pid = ?1 AND o.rid > ?2 AND o.rid <= ?4 ORDER BY o.rid LIMIT ?3",
     [Q_FIND_LOCAL] = "SELECT rid, id, tlp, confidence, valid_until_ms, created_ms, modified_ms,"
                      " valid_from_ms, labels FROM indicator WHERE type = ?1 AND value = ?2"
-                     " AND from_pid IS NULL AND revoked = 0 LIMIT 1",
+                     " AND from_pid IS NULL AND revoked = 0 AND stix IS NULL LIMIT 1",
     [Q_FIND_ID] = "SELECT rid, from_pid, modified_ms, revoked FROM indicator WHERE id = ?1",
     [Q_INSERT_IND] =
         "INSERT INTO indicator(id, type, value, pattern, tlp, confidence, created_ms,"
         " modified_ms, valid_from_ms, valid_until_ms, revoked, origin, from_pid, hops,"
-        " received_ms, labels, mou_hash)"
-        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+        " received_ms, labels, mou_hash, stix)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
     [Q_UPDATE_IND] =
         "UPDATE indicator SET type=?2, value=?3, pattern=?4, tlp=?5, confidence=?6,"
         " created_ms=?7, modified_ms=?8, valid_from_ms=?9, valid_until_ms=?10, revoked=?11,"
-        " origin=?12, from_pid=?13, hops=?14, received_ms=?15, labels=?16, mou_hash=?17"
-        " WHERE id=?1",
+        " origin=?12, from_pid=?13, hops=?14, received_ms=?15, labels=?16, mou_hash=?17,"
+        " stix=?18 WHERE id=?1",
+    [Q_FIND_STIX] = "SELECT rid, from_pid, modified_ms, revoked, stix FROM indicator WHERE id = ?1",
     [Q_INBOUND_FIND] = "SELECT receipt FROM inbound WHERE pid = ?1 AND message_id = ?2",
     [Q_INBOUND_SEQ] = "SELECT 1 FROM inbound WHERE pid = ?1 AND seq = ?2 AND sender_key_id = ?3",
     [Q_INBOUND_PUT] = "INSERT INTO inbound(pid, message_id, seq, received_ms, header, payload,"
@@ -732,6 +742,8 @@ int store_partner_set_acked(store_t *self, int64_t pid, uint64_t serial)
 
 /* ---- indicators ---- */
 
+static char *s_dup_col(sqlite3_stmt *st, int col);
+
 static void s_bind_text_or_null(sqlite3_stmt *st, int col, const char *s)
 {
     if (s)
@@ -901,6 +913,112 @@ int store_put_received(store_t *self, int64_t pid, const char *from_agency,
         *rid = sqlite3_last_insert_rowid(self->db);
     *res = exists ? STORE_UPDATED : STORE_NEW;
     return rc;
+}
+
+/* The exact `modified` of a held version: the kept object's, or its ms. */
+static uint64_t s_held_ns(const char *stix, uint64_t modified_ms)
+{
+    uint64_t ns = modified_ms * 1000000u;
+    json_t *o = stix ? json_loads(stix, 0, NULL) : NULL;
+    uint64_t exact;
+    if (o && stix_time_parse(json_string_value(json_object_get(o, "modified")), &exact, NULL) == 0)
+        ns = exact;
+    json_decref(o);
+    return ns;
+}
+
+/* 1 when the kept object and the new one say the same. */
+static int s_same_object(const char *held, const char *stix)
+{
+    json_t *a = held ? json_loads(held, 0, NULL) : NULL, *b = json_loads(stix, 0, NULL);
+    int same = a && b && json_equal(a, b);
+    json_decref(a);
+    json_decref(b);
+    return same;
+}
+
+int store_put_stix(store_t *self, const char *agency, const Moux__Indicator *ind,
+                   const char *stix, uint64_t modified_ns, int64_t *rid, store_stix_t *res)
+{
+    uint64_t now = now_ms();
+    sqlite3_stmt *st = s_q(self, Q_FIND_STIX);
+    sqlite3_bind_text(st, 1, ind->id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return -1;
+    int exists = rc == SQLITE_ROW;
+    if (exists) {
+        *rid = sqlite3_column_int64(st, 0);
+        int from_partner = sqlite3_column_type(st, 1) != SQLITE_NULL;
+        uint64_t held_ms = (uint64_t)sqlite3_column_int64(st, 2);
+        int revoked = sqlite3_column_int(st, 3);
+        char *held = s_dup_col(st, 4);
+        sqlite3_reset(st);
+        store_stix_t verdict = STORE_STIX_UPDATED;
+        if (from_partner)
+            verdict = STORE_STIX_FROM_PARTNER; /* its versions come from that partner only */
+        else if (revoked)
+            verdict = STORE_STIX_REVOKED;      /* revocation is final */
+        else {
+            uint64_t held_ns = s_held_ns(held, held_ms);
+            if (modified_ns < held_ns)
+                verdict = STORE_STIX_OLDER;
+            else if (modified_ns == held_ns)
+                verdict = s_same_object(held, stix) ? STORE_STIX_UNCHANGED : STORE_STIX_SAME_MODIFIED;
+        }
+        free(held);
+        if (verdict != STORE_STIX_UPDATED) {
+            *res = verdict;
+            return 0;
+        }
+    } else {
+        sqlite3_reset(st);
+    }
+    st = s_q(self, exists ? Q_UPDATE_IND : Q_INSERT_IND);
+    s_bind_indicator(st, ind, agency, 0, "", now);
+    sqlite3_bind_text(st, 18, stix, -1, SQLITE_STATIC);
+    if (s_step_done(st) != 0)
+        return -1;
+    if (!exists)
+        *rid = sqlite3_last_insert_rowid(self->db);
+    *res = exists ? STORE_STIX_UPDATED : STORE_STIX_NEW;
+    return 0;
+}
+
+int store_stix_object_put(store_t *self, const char *id, const char *type, const char *modified,
+                          const char *json)
+{
+    static const char *sql =
+        "INSERT INTO stix_object(id, type, modified, json) VALUES(?1, ?2, ?3, ?4)"
+        " ON CONFLICT(id) DO UPDATE SET type = excluded.type, modified = excluded.modified,"
+        " json = excluded.json WHERE excluded.modified > stix_object.modified";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, modified, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, json, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_stix_object_get(store_t *self, const char *id, char **json)
+{
+    sqlite3_stmt *st = NULL;
+    *json = NULL;
+    if (sqlite3_prepare_v2(self->db, "SELECT json FROM stix_object WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *json = s_dup_col(st, 0);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return *json ? 1 : -1;
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* ---- outbox ---- */
@@ -1213,9 +1331,11 @@ int store_query(store_t *self, const store_filter_t *f,
     static const char *sql =
         "SELECT i.id, i.type, i.value, i.pattern, i.tlp, i.confidence, i.revoked,"
         " i.created_ms, i.modified_ms, i.valid_from_ms, i.valid_until_ms, i.received_ms,"
-        " i.origin, p.agency, i.labels FROM indicator i LEFT JOIN partner p ON p.pid = i.from_pid"
+        " i.origin, p.agency, i.labels, i.stix FROM indicator i"
+        " LEFT JOIN partner p ON p.pid = i.from_pid"
         " WHERE (?1 IS NULL OR i.type = ?1) AND (?2 IS NULL OR i.value = ?2)"
         " AND (?3 IS NULL OR (?3 = 'local' AND i.from_pid IS NULL) OR p.agency = ?3)"
+        " AND i.modified_ms >= ?4 AND i.tlp <= ?5 AND (?6 IS NULL OR i.id = ?6)"
         " ORDER BY i.rid";
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -1223,6 +1343,9 @@ int store_query(store_t *self, const store_filter_t *f,
     s_bind_text_or_null(st, 1, f->type);
     s_bind_text_or_null(st, 2, f->value);
     s_bind_text_or_null(st, 3, f->from);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)f->since_ms);
+    sqlite3_bind_int(st, 5, f->has_max_tlp ? (int)f->max_tlp : 99);
+    s_bind_text_or_null(st, 6, f->id);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         store_row_t r = {
@@ -1235,7 +1358,7 @@ int store_query(store_t *self, const store_filter_t *f,
             .valid_until_ms = (uint64_t)sqlite3_column_int64(st, 10),
             .received_ms = (uint64_t)sqlite3_column_int64(st, 11),
             .origin = s_col_text(st, 12), .from = s_col_text(st, 13),
-            .labels = s_col_text(st, 14),
+            .labels = s_col_text(st, 14), .stix = s_col_text(st, 15),
         };
         if (fn(&r, arg) != 0) {
             rc = SQLITE_DONE;

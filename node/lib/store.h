@@ -120,6 +120,25 @@ int store_put_received(store_t *self, int64_t pid, const char *from_agency,
                        const Moux__Indicator *ind, uint64_t received_ms,
                        const unsigned char *mou_hash, int64_t *rid, store_put_t *res);
 
+/* An indicator imported from STIX (docs/STIX.md), keyed by its id: a later
+ * `modified` (modified_ns, exact) replaces the held version, an older one
+ * or the same one changes nothing; the same `modified` with other content
+ * is reported and changes nothing; a revoked one is final; an id held from
+ * a partner is not ours to version. stix: the object (JSON text), kept. In:
+ * every field of ind but origin (this agency). */
+typedef enum {
+    STORE_STIX_NEW, STORE_STIX_UPDATED, STORE_STIX_UNCHANGED, STORE_STIX_OLDER,
+    STORE_STIX_REVOKED, STORE_STIX_SAME_MODIFIED, STORE_STIX_FROM_PARTNER
+} store_stix_t;
+int store_put_stix(store_t *self, const char *agency, const Moux__Indicator *ind,
+                   const char *stix, uint64_t modified_ns, int64_t *rid, store_stix_t *res);
+/* Other STIX objects kept for export (Identity): by id, the later
+ * `modified` (compared as text: STIX timestamps of equal precision sort). */
+int store_stix_object_put(store_t *self, const char *id, const char *type, const char *modified,
+                          const char *json);
+/* 1 and *json (caller frees), 0 none, -1 error. */
+int store_stix_object_get(store_t *self, const char *id, char **json);
+
 /* ---- outbox ---- */
 int store_outbox_put(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms);
 /* The partner holds this version of the item: its entry leaves the outbox
@@ -168,10 +187,15 @@ int store_event(store_t *self, const char *kind, const char *partner, const char
 /* ---- queries ---- */
 typedef struct {
     const char *type, *value, *from; /* NULL = any; from "local" = ours */
+    uint64_t since_ms;               /* modified at or after (0: any) */
+    int has_max_tlp;                 /* only tlp <= max_tlp */
+    tlp_t max_tlp;
+    const char *id;                  /* NULL = any */
 } store_filter_t;
 typedef struct {
     const char *id, *type, *value, *pattern, *origin, *from;
     const char *labels; /* comma-joined, "" when none */
+    const char *stix;   /* the object kept at STIX import, or NULL */
     tlp_t tlp;
     int confidence, revoked;
     uint64_t created_ms, modified_ms, valid_from_ms, valid_until_ms, received_ms;

@@ -29,6 +29,10 @@ int cmd_keys_rotate(int argc, char **argv);
 #define CMD_KEYS_ROTATE_USAGE \
     "usage: moux keys rotate -d DIR --root ROOTKEY [--passphrase-file F] [--days N]"
 int cmd_pattern(int argc, char **argv);
+/* STIX 2.1 bundles (cmd_stix.c, docs/STIX.md): moux export --stix, and the
+ * import behind moux publish --stix FILE (0, or 1 after saying why). */
+int cmd_export(int argc, char **argv);
+int cli_publish_stix(const char *dir, const char *file);
 int cmd_audit(int argc, char **argv);
 /* moux audit report (cmd_audit_report.c); argv[1] is "report". */
 int cmd_audit_report(int argc, char **argv);

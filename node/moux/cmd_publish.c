@@ -205,12 +205,13 @@ int cmd_publish(int argc, char **argv)
         {"value", required_argument, 0, 'v'},      {"tlp", required_argument, 0, 'l'},
         {"confidence", required_argument, 0, 'c'}, {"valid-until", required_argument, 0, 'u'},
         {"file", required_argument, 0, 'f'},       {"label", required_argument, 0, 'b'},
-        {0, 0, 0, 0}};
+        {"stix", required_argument, 0, 's'},       {0, 0, 0, 0}};
     static const char *usage =
         "usage: moux publish -d DIR --type TYPE --value VALUE [--tlp LEVEL] [--confidence N] "
-        "[--valid-until TIME] [--label L]...\n       moux publish -d DIR --file FILE [--tlp LEVEL] [--label L]...";
+        "[--valid-until TIME] [--label L]...\n       moux publish -d DIR --file FILE [--tlp LEVEL] [--label L]...\n"
+        "       moux publish -d DIR --stix BUNDLE.json";
     const char *dir_opt = NULL, *type = NULL, *value = NULL, *tlp = "amber", *file = NULL;
-    const char *until_text = NULL;
+    const char *until_text = NULL, *stix = NULL;
     long conf = 50;
     json_t *labels = json_array();
     int c;
@@ -223,6 +224,7 @@ int cmd_publish(int argc, char **argv)
         case 'v': value = optarg; break;
         case 'l': tlp = optarg; break;
         case 'f': file = optarg; break;
+        case 's': stix = optarg; break;
         case 'u': until_text = optarg; break;
         case 'b':
             if (!ind_label_valid(optarg) || json_array_size(labels) >= IND_LABELS_MAX) {
@@ -243,6 +245,12 @@ int cmd_publish(int argc, char **argv)
     const char *dir = cli_dir(dir_opt);
     if (!dir)
         return 1;
+    if (stix) { /* STIX carries its own fields (docs/STIX.md) */
+        json_decref(labels);
+        if (optind != argc || file || type || value || until_text)
+            return cli_fail("%s", usage);
+        return cli_publish_stix(dir, stix);
+    }
     if (optind != argc || (!file == !(type && value)) || (file && (type || value)))
         return cli_fail("%s", usage);
     uint64_t until = 0;

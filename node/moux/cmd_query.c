@@ -90,7 +90,7 @@ int cmd_query(int argc, char **argv)
     store_t *st = store_open(dir, STORE_RO, err, sizeof err);
     if (!st)
         return cli_fail("%s", err);
-    store_filter_t f = {type, value, from};
+    store_filter_t f = {.type = type, .value = value, .from = from};
     size_t count = 0;
     int rc = store_query(st, &f, as_json ? s_print_json : s_print_text, &count);
     if (rc != 0)

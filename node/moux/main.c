@@ -31,6 +31,8 @@ static const cli_cmd_t s_cmds[] = {
      " report per MOU"},
     {"pattern", cmd_pattern, "check 'PATTERN' [--json]",
      "validate a STIX 2.1 pattern and show what it indicates"},
+    {"export", cmd_export, "-d DIR --stix [--since TIME] [--from AGENCY] [--tlp MAX] [--out FILE]",
+     "write the stored indicators as a STIX 2.1 bundle"},
 };
 
 static void s_usage(FILE *out)

@@ -3,6 +3,7 @@
  * reply; docs/OPERATING.md lists the commands. */
 #include "daemon.h"
 #include "retention.h"
+#include "stix.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"
@@ -193,10 +194,11 @@ static void s_record_refusals(daemon_t *d, json_t *req, const publish_item_t *it
         store_event(d->store, "publish-refused", NULL, NULL, why[0] ? why : "invalid input", src);
     }
     for (i = 0; i < n; i++)
-        if (items[i].reason) {
+        if (items[i].reason && strcmp(items[i].status, "refused") == 0) {
             total++;
             if (recorded++ < REFUSALS_RECORDED_MAX)
-                store_event(d->store, "publish-refused", NULL, NULL, items[i].reason, NULL);
+                store_event(d->store, "publish-refused", NULL, items[i].id[0] ? items[i].id : NULL,
+                            items[i].reason, NULL);
         }
     if (recorded > REFUSALS_RECORDED_MAX) {
         snprintf(why, sizeof why, "%zu more refused inputs not listed", total - REFUSALS_RECORDED_MAX);
@@ -328,6 +330,83 @@ out:
     return reply;
 }
 
+/* Control "publish-stix": STIX 2.1 Indicator objects (docs/STIX.md), each
+ * mapped and checked again here, then versioned by id. "markings": the
+ * bundle's own TLP marking definitions by id; "identities": Identity
+ * objects to keep for export. */
+static json_t *s_publish_stix(daemon_t *d, json_t *req)
+{
+    json_t *arr = json_object_get(req, "objects"), *o;
+    json_t *markings = json_object_get(req, "markings");
+    size_t n = json_array_size(arr), i;
+    tlp_t def = TLP_AMBER;
+    if (!json_is_array(arr))
+        return s_error("publish-stix needs an \"objects\" array");
+    if (n > CTL_MAX_ITEMS)
+        return s_error("too many objects in one request (max 10000)");
+    tlp_parse(d->cfg.stix_default_tlp, &def);
+    publish_item_t *items = calloc(n ? n : 1, sizeof *items);
+    stix_item_t *mapped = calloc(n ? n : 1, sizeof *mapped);
+    char **texts = calloc(n ? n : 1, sizeof *texts);
+    char (*whys)[STIX_WHY_MAX] = calloc(n ? n : 1, STIX_WHY_MAX);
+    json_t *reply = NULL;
+    if (!items || !mapped || !texts || !whys) {
+        reply = s_error("out of memory");
+        goto out;
+    }
+    json_array_foreach(arr, i, o) {
+        const char *id = json_string_value(json_object_get(o, "id"));
+        if (id && strlen(id) <= IND_ID_LEN)
+            str_copy(items[i].id, sizeof items[i].id, id);
+        if (stix_indicator_map(o, markings, def, &mapped[i], whys[i], STIX_WHY_MAX) != 0) {
+            items[i].status = "refused";
+            items[i].reason = whys[i];
+            continue;
+        }
+        texts[i] = json_dumps(o, JSON_COMPACT);
+        if (!texts[i]) {
+            items[i].status = "refused";
+            items[i].reason = "out of memory";
+            continue;
+        }
+        items[i].ind = mapped[i].ind;
+        items[i].stix = texts[i];
+        items[i].modified_ns = mapped[i].modified_ns;
+        items[i].local_only = mapped[i].local_only;
+    }
+    /* Identity objects, for export: the latest version of each. */
+    json_t *ids = json_object_get(req, "identities");
+    if (json_array_size(ids) && store_begin(d->store) == 0) {
+        int bad = 0;
+        json_array_foreach(ids, i, o) {
+            const char *id = json_string_value(json_object_get(o, "id"));
+            const char *mod = json_string_value(json_object_get(o, "modified"));
+            char *text = json_dumps(o, JSON_COMPACT);
+            if (id && mod && text && strncmp(id, "identity--", 10) == 0)
+                bad |= store_stix_object_put(d->store, id, "identity", mod, text);
+            free(text);
+        }
+        if (bad || store_commit(d->store) != 0)
+            store_rollback(d->store);
+    }
+    if (daemon_publish(d, items, n) != 0) {
+        reply = s_error("store failed: %s", store_errmsg(d->store));
+        goto out;
+    }
+    s_record_refusals(d, req, items, n);
+    reply = s_publish_results(items, n);
+out:
+    for (i = 0; texts && i < n; i++)
+        free(texts[i]);
+    for (i = 0; mapped && i < n; i++)
+        stix_item_free(&mapped[i]);
+    free(texts);
+    free(mapped);
+    free(items);
+    free(whys);
+    return reply;
+}
+
 static json_t *s_dispatch(daemon_t *d, json_t *req)
 {
     const char *cmd = json_string_value(json_object_get(req, "cmd"));
@@ -337,6 +416,8 @@ static json_t *s_dispatch(daemon_t *d, json_t *req)
         return s_status(d);
     if (strcmp(cmd, "publish") == 0)
         return s_publish(d, req);
+    if (strcmp(cmd, "publish-stix") == 0)
+        return s_publish_stix(d, req);
     if (strcmp(cmd, "withdraw") == 0) {
         const char *id = json_string_value(json_object_get(req, "id"));
         const char *type = json_string_value(json_object_get(req, "type"));

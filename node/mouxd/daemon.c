@@ -1,6 +1,7 @@
 /* The daemon: start-up, the poll loop, reload, publishing, shutdown. */
 #include "audit.h"
 #include "daemon.h"
+#include "stix.h"
 #include "retention.h"
 #include "log.h"
 #include "policy.h"
@@ -274,7 +275,8 @@ int daemon_withdraw(daemon_t *d, const char *id, const char *type, const char *v
     if (store_begin(d->store) != 0)
         return -1;
     int rc = store_withdraw_local(d->store, id, type, value, &ind, &rid);
-    if (rc == 1 && (s_queue_for_partners(d, rid, ind) != 0 ||
+    int shared = rc == 1 && strcmp(ind->type, STIX_LOCAL_TYPE) != 0; /* never queued */
+    if (rc == 1 && ((shared && s_queue_for_partners(d, rid, ind) != 0) ||
                     store_event(d->store, "withdrawn", NULL, ind->id, NULL, NULL) != 0 ||
                     daemon_flush_counts(d) != 0))
         rc = -1;
@@ -294,6 +296,37 @@ int daemon_withdraw(daemon_t *d, const char *id, const char *type, const char *v
     return rc;
 }
 
+/* One STIX indicator, versioned by its id; queued unless nothing changed or
+ * it cannot be shared. Inside daemon_publish's transaction. */
+static int s_publish_stix(daemon_t *d, publish_item_t *it)
+{
+    static const struct {
+        const char *status, *reason;
+    } out[] = {
+        [STORE_STIX_NEW] = {"new", NULL},
+        [STORE_STIX_UPDATED] = {"updated", NULL},
+        [STORE_STIX_UNCHANGED] = {"ignored", "this version is already held"},
+        [STORE_STIX_OLDER] = {"ignored", "older than the version held (a later modified)"},
+        [STORE_STIX_REVOKED] = {"ignored", "the version held is revoked (revocation is final)"},
+        [STORE_STIX_SAME_MODIFIED] = {"refused", "same modified as the version held but "
+                                                 "different content (the held version stays)"},
+        [STORE_STIX_FROM_PARTNER] = {"refused", "id-conflict: this id was received from a "
+                                                "partner, which alone versions it"},
+    };
+    int64_t rid = 0;
+    store_stix_t res;
+    if (store_put_stix(d->store, d->cfg.agency, &it->ind, it->stix, it->modified_ns, &rid,
+                       &res) != 0)
+        return -1;
+    it->status = out[res].status;
+    it->reason = out[res].reason;
+    if ((res == STORE_STIX_NEW || res == STORE_STIX_UPDATED) && !it->local_only) {
+        it->ind.origin = d->cfg.agency;
+        return s_queue_for_partners(d, rid, &it->ind);
+    }
+    return 0;
+}
+
 int daemon_publish(daemon_t *d, publish_item_t *items, size_t n)
 {
     static const char *names[] = {"new", "updated", "unchanged", "refused"};
@@ -304,6 +337,11 @@ int daemon_publish(daemon_t *d, publish_item_t *items, size_t n)
         store_put_t res;
         if (items[i].reason) /* refused before it got here */
             continue;
+        if (items[i].stix) {
+            if (s_publish_stix(d, &items[i]) != 0)
+                goto fail;
+            continue;
+        }
         if (store_put_local(d->store, d->cfg.agency, &items[i].ind, &rid, &res) != 0)
             goto fail;
         str_copy(items[i].id, sizeof items[i].id, items[i].ind.id);

@@ -192,9 +192,15 @@ void ctl_on_request(daemon_t *d);
 /* ---- publishing (daemon.c) ---- */
 typedef struct {
     Moux__Indicator ind;  /* type, value, pattern, tlp, confidence, valid_until_ms */
-    const char *status;   /* out: "new", "updated", "unchanged", "refused" */
-    const char *reason;   /* out, when refused */
-    char id[IND_ID_LEN + 1]; /* out */
+    const char *status;   /* out: "new", "updated", "unchanged", "ignored", "refused" */
+    const char *reason;   /* out, when refused or ignored */
+    char id[IND_ID_LEN + 1]; /* out (in, for a STIX item) */
+    /* A STIX indicator (docs/STIX.md): every field of ind set, versioned by
+     * id (store_put_stix); stix is the object kept, modified_ns its exact
+     * `modified`; local_only: kept, never queued for partners. */
+    const char *stix;
+    uint64_t modified_ns;
+    int local_only;
 } publish_item_t;
 /* Withdraws an indicator we published (by id, or type and value) and
  * queues the revocation for every partner allowed to have had it. 1 and its

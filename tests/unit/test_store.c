@@ -279,7 +279,7 @@ static found_t query(store_t *st, const char *type, const char *value, const cha
 {
     found_t f;
     memset(&f, 0, sizeof f);
-    store_filter_t filter = {type, value, from};
+    store_filter_t filter = {.type = type, .value = value, .from = from};
     CHECK(store_query(st, &filter, collect, &f) == 0);
     return f;
 }
@@ -352,11 +352,13 @@ static void test_open_creates_schema(void)
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0); /* 0600 */
     sqlite3 *db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 4);
+    CHECK(raw_count(db, "PRAGMA user_version") == 5);
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                         " ('partner','partner_key','own_key','indicator','outbox','inbound',"
                         "'receipt','event','mou','mou_count','mou_daily','purged','audit','checkpoint',"
-                        "'witnessed','countersig')") == 16);
+                        "'witnessed','countersig','stix_object')") == 17);
+    CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('indicator') WHERE name = 'stix'")
+          == 1);
     sqlite3_close(db);
     store_destroy(&st);
     CHECK(st == NULL);
@@ -405,8 +407,9 @@ static void test_migrates_schema_1(void)
     store_t *st = store_open(dir, STORE_RW, err, sizeof err);
     store_destroy(&st);
     sqlite3 *db = raw_db(dir);
-    /* Back to schema 1: what migrations 2-4 added goes, what 3 dropped returns. */
-    CHECK(db && sqlite3_exec(db, "DROP TABLE audit; DROP TABLE checkpoint; DROP TABLE witnessed;"
+    /* Back to schema 1: what migrations 2-5 added goes, what 3 dropped returns. */
+    CHECK(db && sqlite3_exec(db, "DROP TABLE stix_object; ALTER TABLE indicator DROP COLUMN stix;"
+                             " DROP TABLE audit; DROP TABLE checkpoint; DROP TABLE witnessed;"
                              " DROP TABLE countersig; DROP TABLE mou; DROP TABLE mou_count; DROP TABLE mou_daily;"
                              " DROP TABLE purged; DROP INDEX indicator_retention;"
                              " ALTER TABLE indicator DROP COLUMN mou_hash;"
@@ -420,7 +423,10 @@ static void test_migrates_schema_1(void)
     store_destroy(&st);
     db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 4);
+    CHECK(raw_count(db, "PRAGMA user_version") == 5);
+    CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('indicator') WHERE name = 'stix'")
+          == 1);
+    CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE name = 'stix_object'") == 1);
     CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('indicator') WHERE name = 'labels'")
           == 1);
     CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('partner') WHERE name = 'max_tlp'")
@@ -1476,7 +1482,7 @@ static void test_query_filters(void)
     found_t g;
     memset(&g, 0, sizeof g);
     g.stop_after = 2;
-    store_filter_t all = {NULL, NULL, NULL};
+    store_filter_t all = {.type = NULL};
     CHECK(store_query(st, &all, collect, &g) == 0);
     CHECK(g.n == 2);
     store_destroy(&st);
