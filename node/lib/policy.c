@@ -1,5 +1,6 @@
 #include "policy.h"
 #include "reason.h"
+#include "stix_pattern.h"
 
 #include <string.h>
 
@@ -25,6 +26,26 @@ static policy_verdict_t s_direction(const mou_t *m, const char *from, const char
     return s_allowed;
 }
 
+/* A pattern says more than its (type, value) when it is not the canonical
+ * one: every observable in it must be of a type the direction allows, and
+ * comparisons on anything else only go where "types: all". Otherwise a
+ * pattern could carry what the MOU keeps back. */
+static int s_pattern_allowed(const mou_dir_t *d, ind_type_t type, const Moux__Indicator *ind)
+{
+    char canonical[IND_PATTERN_MAX + 1];
+    if (!ind->pattern || !ind->pattern[0] ||
+        (ind_pattern(type, ind->value, canonical, sizeof canonical) == 0 &&
+         strcmp(canonical, ind->pattern) == 0))
+        return 1;
+    stix_pattern_result_t r;
+    int ok = stix_pattern_check(ind->pattern, &r) == 0 &&
+             (r.unindexed_count == 0 || (d->types & MOU_ALL_TYPES) == MOU_ALL_TYPES);
+    for (size_t i = 0; ok && i < r.observable_count; i++)
+        ok = (d->types & (1u << r.observables[i].kind)) != 0;
+    stix_pattern_result_free(&r);
+    return ok;
+}
+
 static policy_verdict_t s_item(const mou_dir_t *d, const Moux__Indicator *ind)
 {
     static const char *reasons[] = {
@@ -38,6 +59,8 @@ static policy_verdict_t s_item(const mou_dir_t *d, const Moux__Indicator *ind)
         return s_verdict(REASON_TYPE_NOT_ALLOWED, "types");
     mou_item_t v = mou_dir_check_item(d, type, (tlp_t)ind->tlp, ind->confidence,
                                       (const char *const *)ind->labels, ind->n_labels);
+    if (v == MOU_ITEM_OK && !s_pattern_allowed(d, type, ind))
+        return s_verdict(REASON_TYPE_NOT_ALLOWED, "types (pattern)");
     return v == MOU_ITEM_OK ? s_allowed : s_verdict(reasons[v], mou_item_field(v));
 }
 

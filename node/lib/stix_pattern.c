@@ -760,6 +760,7 @@ static int s_comparison(s_parser_t *p)
     ind_type_t kind = IND_TYPE_COUNT;
     int extract = !negated && (op == T_EQ || op == T_IN) && s_path_kind(p, &path, &kind) == 0;
     p->out->comparison_count++;
+    p->out->unindexed_count += !extract;
     if (s_advance(p))
         return -1;
     return s_operand(p, op, extract, kind);
@@ -786,6 +787,7 @@ static int s_prop(s_parser_t *p)
         /* fall through */
     case T_EXISTS:
         p->out->comparison_count++;
+        p->out->unindexed_count++;
         return s_advance(p) || s_path(p, &path) ? -1 : 0;
     case T_IDENT:
     case T_IDENT_HYPHEN:

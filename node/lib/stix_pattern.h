@@ -36,6 +36,9 @@ typedef struct {
     size_t observation_count;           /* bracketed observation expressions */
     size_t comparison_count;            /* comparisons, EXISTS included */
     size_t qualifier_count;             /* WITHIN, REPEATS and START..STOP */
+    size_t unindexed_count;             /* comparisons that yield no observable:
+                                           other objects or paths, negated, other
+                                           operators, EXISTS */
     stix_observable_t *observables;     /* in order of appearance */
     size_t observable_count;
 } stix_pattern_result_t;

@@ -120,6 +120,30 @@ static void test_outbound_rules(void)
     mou_destroy(&m);
 }
 
+/* A pattern that says more than its (type, value) may not carry what the
+ * direction's types keep back. */
+static void test_pattern_types(void)
+{
+    mou_t *m = s_mou(s_text);
+    char *nd[] = {"network-defense"};
+    Moux__Indicator it = s_item("ipv4-addr", MOUX__TLP__TLP_GREEN, 90, A, nd, 1);
+    it.pattern = "[ipv4-addr:value = '198.51.100.1']";
+    CHECK(s_is(policy_outbound(m, A, B, &it, s_now), NULL, NULL));
+    it.pattern = "[ipv4-addr:value = '198.51.100.1'] OR [ipv6-addr:value = '2001:db8::1']";
+    CHECK(s_is(policy_outbound(m, A, B, &it, s_now), NULL, NULL));
+    it.pattern = "[ipv4-addr:value = '198.51.100.1'] OR [domain-name:value = 'x.example']";
+    CHECK(s_is(policy_outbound(m, A, B, &it, s_now), REASON_TYPE_NOT_ALLOWED,
+               "types (pattern)"));
+    it.pattern = "[ipv4-addr:value = '198.51.100.1' AND email-message:subject = 'hi']";
+    CHECK(s_is(policy_outbound(m, A, B, &it, s_now), REASON_TYPE_NOT_ALLOWED,
+               "types (pattern)"));
+    /* b -> a says "types: all": anything the pattern names may go. */
+    it.origin = B;
+    it.n_labels = 0;
+    CHECK(s_is(policy_outbound(m, B, A, &it, s_now), NULL, NULL));
+    mou_destroy(&m);
+}
+
 static void test_one_way(void)
 {
     /* Without [b-to-a] nothing flows from b to a. */
@@ -421,6 +445,7 @@ int main(void)
         return 1;
     s_now = 1790000000000ull; /* 2026-09-21, inside the test MOU's window */
     RUN(test_outbound_rules);
+    RUN(test_pattern_types);
     RUN(test_one_way);
     RUN(test_inbound_rules);
     RUN(test_relay_rules);
