@@ -484,8 +484,12 @@ static void s_on_checkpoint_offer(s_ctx_t *c, const Moux__CheckpointOffer *o)
         ack.countersignature = (ProtobufCBinaryData){64, sig};
     else if (!why)
         why = REASON_BAD_CHECKPOINT;
-    if (why && strcmp(why, REASON_NEED_CONSISTENCY) != 0)
+    if (why && strcmp(why, REASON_NEED_CONSISTENCY) != 0) {
         log_warn("CHECKPOINT-NOT-WITNESSED", "partner %s: %s", c->p->agency, why);
+        /* An inconsistency is recorded where it is found (s_witness). */
+        if (strcmp(why, REASON_INCONSISTENT_CHECKPOINT) != 0)
+            store_event(c->d->store, "checkpoint-refused", c->p->agency, NULL, why, NULL);
+    }
     ack.refused = (char *)(why ? why : "");
     ack.witnessed_size = held;
     Moux__Frame f = MOUX__FRAME__INIT;
