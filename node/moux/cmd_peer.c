@@ -134,7 +134,7 @@ static int s_add(const char *dir, const char *file, const char *fp_text, int for
     if (rc)
         return 1;
     printf("partner %s added (%s)\n  root fingerprint %s (certificate serial %llu)\n"
-           "  nothing flows until an MOU with it is active (moux mou activate)\n",
+           "  items flow only under an active MOU with it (moux mou list, moux mou activate)\n",
            p.agency, p.endpoint, fps, (unsigned long long)p.cert_serial);
     if (!fp_text)
         fprintf(stderr, "moux: WARNING: no --fingerprint given: before relying on %s, confirm "

@@ -450,15 +450,20 @@ static const char *s_witness(s_ctx_t *c, const uint8_t *raw, size_t len,
         hex_encode(cp.root, 32, r2);
         snprintf(detail, sizeof detail, "held size %llu root %s; offered size %llu root %s",
                  (unsigned long long)*held_size, r1, (unsigned long long)cp.size, r2);
-        /* Recorded once per pair of views: offers of it again (its log
-         * grows, it checkpoints, offers) must not grow ours without end. */
-        if (strcmp(link_checkpoint_alarm(c->link), detail) != 0 &&
-            store_event_exists(c->d->store, "checkpoint-inconsistent", c->p->agency, detail) == 0) {
+        /* The evidence is the offered checkpoint itself, signed by the
+         * partner (the held one is in the witnessed table). Recorded once
+         * per offer: the same one offered again must not grow our log. */
+        char evidence[sizeof detail + 32 + CHECKPOINT_MAX_BYTES * 4 / 3 + 8];
+        int at = snprintf(evidence, sizeof evidence, "%s; offered checkpoint ", detail);
+        sodium_bin2base64(evidence + at, sizeof evidence - (size_t)at, raw, len,
+                          sodium_base64_VARIANT_ORIGINAL);
+        if (store_event_exists(c->d->store, "checkpoint-inconsistent", c->p->agency,
+                               evidence) == 0) {
             log_error("CHECKPOINT-INCONSISTENT", "partner %s signed a checkpoint inconsistent "
                       "with one it signed before: its audit log was rewritten (%s)",
                       c->p->agency, detail);
             store_event(c->d->store, "checkpoint-inconsistent", c->p->agency, NULL,
-                        REASON_INCONSISTENT_CHECKPOINT, detail);
+                        REASON_INCONSISTENT_CHECKPOINT, evidence);
         }
         link_set_checkpoint_alarm(c->link, detail);
         return REASON_INCONSISTENT_CHECKPOINT;

@@ -192,8 +192,9 @@ wait_for 10 "$B's status warning about $A's checkpoint" b_alarm
 "$MOUX" status -d "$DB" --json | jq -r '.warnings[]' | grep -q "partner $A signed an audit checkpoint inconsistent" \
     || fail "$B: warning text"
 [ "$(q "$DB" "select count(*) from event where kind='checkpoint-inconsistent' and partner='$A'
-      and reason='inconsistent-checkpoint' and detail like 'held size $S1 root %'")" -ge 1 ] \
-    || fail "$B: no checkpoint-inconsistent event"
+      and reason='inconsistent-checkpoint' and detail like 'held size $S1 root %'
+      and detail like '%; offered checkpoint %'")" -ge 1 ] \
+    || fail "$B: no checkpoint-inconsistent event with the offered checkpoint as evidence"
 [ "$(q "$DB" "select size from witnessed where partner='$A'")" = "$S1" ] \
     || fail "$B no longer holds the checkpoint of size $S1 it witnessed"
 [ "$(q "$DA" "select coalesce(max(size), 0) from countersig where partner='$B'")" = "$S1" ] \
