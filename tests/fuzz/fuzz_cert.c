@@ -19,15 +19,26 @@
  *      root (refused unless the fuzzer forged a signature).
  *   5  the rest seeds a termination notice signed by the root, then one
  *      byte flipped: the unflipped one verifies with its fields; a flipped
- *      one verifies only if nothing signed changed. */
+ *      one verifies only if nothing signed changed.
+ *   6  the rest is a serialised SignedCheckpoint, parsed and verified
+ *      against a node key generated at start-up, and countersigned when it
+ *      verifies (as a witness does).
+ *   7  the rest seeds an audit checkpoint signed by that key, then one byte
+ *      flipped, as in mode 5.
+ * In mode 3, a CheckpointOffer's checkpoint is verified the same way and its
+ * consistency proof checked against sizes and roots from the input, as
+ * inbound.c does (a proof from the wire never verifies by accident). */
 #include "cert.h"
 #include "fuzz_common.h"
+#include "checkpoint.h"
+#include "merkle.h"
 #include "moux.pb-c.h"
 #include "mounotice.h"
 #include "pbbudget.h"
 #include "revocation.h"
 
 static rootkey_t *s_root;
+static unsigned char s_node_pk[32], s_node_sk[64]; /* a node's signing key */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -37,6 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     s_root = rootkey_generate();
     if (!s_root)
         abort();
+    crypto_sign_keypair(s_node_pk, s_node_sk);
     return 0;
 }
 
@@ -152,11 +164,82 @@ static void s_notice_roundtrip(const uint8_t *data, size_t size)
     free(raw);
 }
 
+static void s_verify_checkpoint(const uint8_t *data, size_t size)
+{
+    checkpoint_t c, p;
+    const char *why = NULL;
+    uint8_t sig[64];
+    if (checkpoint_verify(data, size, s_node_pk, &c, &why) == 0) {
+        FUZZ_CHECK(checkpoint_parse(data, size, &p, &why) == 0 && memcmp(&c, &p, sizeof c) == 0);
+        FUZZ_CHECK(checkpoint_countersign(data, size, s_node_sk, sig) == 0 &&
+                   checkpoint_countersig_verify(data, size, s_node_pk, sig) == 0);
+    } else {
+        FUZZ_CHECK(why != NULL);
+    }
+}
+
+/* A checkpoint made from input bytes, signed by the node key, then tampered. */
+static void s_checkpoint_roundtrip(const uint8_t *data, size_t size)
+{
+    checkpoint_t c, back;
+    memset(&c, 0, sizeof c);
+    size_t alen = 1 + fuzz_take(&data, &size, 1) % AGENCY_MAX;
+    for (size_t i = 0; i < alen; i++)
+        c.log[i] = (char)('a' + fuzz_take(&data, &size, 1) % 26);
+    c.size = fuzz_take(&data, &size, 8);
+    for (int i = 0; i < 32; i++)
+        c.root[i] = (uint8_t)fuzz_take(&data, &size, 1);
+    c.timestamp_ms = fuzz_take(&data, &size, 6);
+    size_t pos = (size_t)fuzz_take(&data, &size, 2);
+    uint8_t mask = (uint8_t)fuzz_take(&data, &size, 1), *raw = NULL;
+    size_t len = 0;
+    const char *why = NULL;
+    FUZZ_CHECK(checkpoint_sign(&c, s_node_pk, s_node_sk, &raw, &len) == 0);
+    FUZZ_CHECK(checkpoint_verify(raw, len, s_node_pk, &back, &why) == 0);
+    FUZZ_CHECK(strcmp(back.log, c.log) == 0 && back.size == c.size &&
+               memcmp(back.root, c.root, 32) == 0 && back.timestamp_ms == c.timestamp_ms);
+    if (mask) {
+        raw[pos % len] ^= mask;
+        checkpoint_t t;
+        if (checkpoint_verify(raw, len, s_node_pk, &t, &why) == 0)
+            FUZZ_CHECK(memcmp(&t, &back, sizeof t) == 0);
+    }
+    free(raw);
+}
+
+/* A CheckpointOffer as the witness sees it. */
+static void s_offer(const Moux__CheckpointOffer *o)
+{
+    if (o->checkpoint) {
+        size_t len = moux__signed_checkpoint__get_packed_size(o->checkpoint);
+        uint8_t *buf = malloc(len ? len : 1);
+        FUZZ_CHECK(buf != NULL);
+        moux__signed_checkpoint__pack(o->checkpoint, buf);
+        s_verify_checkpoint(buf, len);
+        free(buf);
+    }
+    if (o->n_consistency == 0 || o->n_consistency > MERKLE_MAX_CONSISTENCY_HASHES)
+        return;
+    uint8_t (*proof)[32] = calloc(o->n_consistency, sizeof *proof), r1[32] = {0}, r2[32] = {1};
+    FUZZ_CHECK(proof != NULL);
+    for (size_t i = 0; i < o->n_consistency; i++)
+        if (o->consistency[i].len == 32)
+            memcpy(proof[i], o->consistency[i].data, 32);
+    uint64_t s1 = o->from_size ? o->from_size : 1;
+    /* Roots the proof was not made for: it must not verify. */
+    FUZZ_CHECK(merkle_verify_consistency(s1, s1 + o->n_consistency, r1, r2,
+                                         (const uint8_t(*)[32])proof, o->n_consistency) != 0 ||
+               s1 + o->n_consistency == s1);
+    free(proof);
+}
+
 static void s_frame(const uint8_t *data, size_t size)
 {
     pbbudget_t pb;
     pbbudget_init(&pb, PB_BUDGET_BYTES);
     Moux__Frame *f = moux__frame__unpack(&pb.allocator, size, data);
+    if (f && f->kind_case == MOUX__FRAME__KIND_CHECKPOINT_OFFER)
+        s_offer(f->checkpoint_offer);
     if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE) {
         const Moux__KeyUpdate *ku = f->key_update;
         if (ku->cert) {
@@ -193,7 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    uint8_t mode = data[0] % 6;
+    uint8_t mode = data[0] % 8;
     data++, size--;
     if (mode == 0)
         s_verify_cert(data, size);
@@ -205,7 +288,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s_frame(data, size);
     else if (mode == 4)
         s_verify_notice(data, size);
-    else
+    else if (mode == 5)
         s_notice_roundtrip(data, size);
+    else if (mode == 6)
+        s_verify_checkpoint(data, size);
+    else
+        s_checkpoint_roundtrip(data, size);
     return 0;
 }
