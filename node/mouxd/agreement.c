@@ -5,6 +5,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "mounotice.h"
+#include "pbpack.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -156,11 +157,12 @@ int agreement_flush(agreement_t *a, store_t *st)
 const char *agreement_take_notice(daemon_t *d, link_t *link, const Moux__MouNotice *mn)
 {
     const partner_t *p = link_partner(link);
-    size_t len = moux__mou_notice__get_packed_size(mn);
-    uint8_t *raw = len <= MOU_NOTICE_MAX_BYTES ? malloc(len) : NULL;
-    if (!raw)
+    size_t len = 0;
+    uint8_t *raw = pb_pack(&mn->base, &len);
+    if (!raw || len > MOU_NOTICE_MAX_BYTES) {
+        free(raw);
         return "malformed notice";
-    moux__mou_notice__pack(mn, raw);
+    }
     mou_notice_t n;
     const char *why = NULL;
     store_mou_t row = {0};

@@ -12,6 +12,7 @@
 #include "itemcheck.h"
 #include "log.h"
 #include "pbbudget.h"
+#include "pbpack.h"
 #include "policy.h"
 #include "reason.h"
 #include "receipt.h"
@@ -52,12 +53,10 @@ static void s_reply(s_ctx_t *c, const uint8_t *frame, size_t len)
 /* Packs and sends an answer on the same connection. */
 static void s_reply_frame(s_ctx_t *c, const Moux__Frame *f)
 {
-    size_t len = moux__frame__get_packed_size(f);
-    uint8_t *buf = malloc(len);
-    if (buf) {
-        moux__frame__pack(f, buf);
+    size_t len = 0;
+    uint8_t *buf = pb_pack(&f->base, &len);
+    if (buf)
         s_reply(c, buf, len);
-    }
     free(buf);
 }
 
@@ -478,13 +477,12 @@ static void s_on_checkpoint_offer(s_ctx_t *c, const Moux__CheckpointOffer *o)
 {
     Moux__CheckpointAck ack = MOUX__CHECKPOINT_ACK__INIT;
     uint8_t sig[64], *raw = NULL;
-    size_t len = o->checkpoint ? moux__signed_checkpoint__get_packed_size(o->checkpoint) : 0;
+    size_t len = 0;
     uint64_t held = 0;
     const char *why = REASON_BAD_CHECKPOINT;
-    if (len && len <= CHECKPOINT_MAX_BYTES && (raw = malloc(len)) != NULL) {
-        moux__signed_checkpoint__pack(o->checkpoint, raw);
+    if (o->checkpoint && (raw = pb_pack(&o->checkpoint->base, &len)) != NULL &&
+        len <= CHECKPOINT_MAX_BYTES)
         why = s_witness(c, raw, len, o, &held);
-    }
     if (!why && checkpoint_countersign(raw, len, link_own(c->link)->keys->sign_sk, sig) == 0)
         ack.countersignature = (ProtobufCBinaryData){64, sig};
     else if (!why)

@@ -16,6 +16,7 @@
  * Revocation: a newer list from a partner marks the keys it covers; they are
  * refused from then on (ZAP, batches, receipts), and the ROUTER reopens so
  * no connection made with a revoked key survives. */
+#include "pbpack.h"
 #include "daemon.h"
 #include "log.h"
 #include "reason.h"
@@ -331,26 +332,6 @@ void keys_tick(daemon_t *d)
 
 /* ---- a partner's KeyUpdate ---- */
 
-/* Re-serialises a root-signed message for verification: its body bytes are
- * kept exactly, which is all the signature covers. */
-static uint8_t *s_pack_revs(const Moux__RevocationList *l, size_t *len)
-{
-    *len = moux__revocation_list__get_packed_size(l);
-    uint8_t *buf = malloc(*len ? *len : 1);
-    if (buf)
-        moux__revocation_list__pack(l, buf);
-    return buf;
-}
-
-static uint8_t *s_pack_cert(const Moux__NodeCert *c, size_t *len)
-{
-    *len = moux__node_cert__get_packed_size(c);
-    uint8_t *buf = malloc(*len ? *len : 1);
-    if (buf)
-        moux__node_cert__pack(c, buf);
-    return buf;
-}
-
 /* 1 if the partner's latest revocation list (as stored) covers this
  * certificate serial or signing key. */
 static int s_revoked(daemon_t *d, const partner_t *p, uint64_t serial, const unsigned char *sign_pk)
@@ -378,7 +359,7 @@ static const char *s_take_revs(daemon_t *d, link_t *link, const Moux__Revocation
 {
     const partner_t *p = link_partner(link);
     size_t len = 0;
-    uint8_t *raw = s_pack_revs(msg, &len);
+    uint8_t *raw = pb_pack(&msg->base, &len); /* its signed body bytes are kept */
     revlist_t l;
     const char *why = NULL;
     if (!raw || revlist_verify(raw, len, p->root_pk, &l, &why) != 0) {
@@ -415,7 +396,7 @@ static const char *s_take_cert(daemon_t *d, link_t *link, const Moux__NodeCert *
 {
     const partner_t *p = link_partner(link);
     size_t len = 0;
-    uint8_t *raw = s_pack_cert(msg, &len);
+    uint8_t *raw = pb_pack(&msg->base, &len); /* its signed body bytes are kept */
     cert_t c;
     const char *why = NULL;
     if (!raw || cert_verify(raw, len, p->root_pk, &c, &why) != 0)

@@ -11,6 +11,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "pbbudget.h"
+#include "pbpack.h"
 #include "policy.h"
 #include "reason.h"
 #include "receipt.h"
@@ -907,10 +908,9 @@ void link_offer_checkpoint(link_t *self)
     Moux__Frame f = MOUX__FRAME__INIT;
     f.kind_case = MOUX__FRAME__KIND_CHECKPOINT_OFFER;
     f.checkpoint_offer = &offer;
-    size_t flen = moux__frame__get_packed_size(&f);
-    uint8_t *buf = sc ? malloc(flen) : NULL;
+    size_t flen = 0;
+    uint8_t *buf = sc ? pb_pack(&f.base, &flen) : NULL;
     if (buf) {
-        moux__frame__pack(&f, buf);
         if (zmq_send(self->dealer, buf, flen, ZMQ_DONTWAIT) >= 0)
             log_debug("CHECKPOINT-OFFERED", "partner %s: size %llu (from %llu)", self->p.agency,
                       (unsigned long long)size, (unsigned long long)from);
@@ -1048,10 +1048,9 @@ void link_send_key_update(link_t *self)
     Moux__Frame f = MOUX__FRAME__INIT;
     f.kind_case = MOUX__FRAME__KIND_KEY_UPDATE;
     f.key_update = &ku;
-    size_t len = moux__frame__get_packed_size(&f);
-    uint8_t *buf = malloc(len);
-    if (buf && cert) {
-        moux__frame__pack(&f, buf);
+    size_t len = 0;
+    uint8_t *buf = cert ? pb_pack(&f.base, &len) : NULL;
+    if (buf) {
         if (zmq_send(self->dealer, buf, len, ZMQ_DONTWAIT) < 0)
             log_warn("KEYS-UNSENT", "partner %s: cannot announce our keys now: %s",
                      self->p.agency, zmq_strerror(zmq_errno()));

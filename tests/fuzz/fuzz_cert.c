@@ -34,6 +34,7 @@
 #include "merkle.h"
 #include "moux.pb-c.h"
 #include "mounotice.h"
+#include "pbpack.h"
 #include "pbbudget.h"
 #include "revocation.h"
 
@@ -164,6 +165,16 @@ static void s_notice_roundtrip(const uint8_t *data, size_t size)
     free(raw);
 }
 
+/* A signed part of a frame, re-serialised and checked as the daemon does. */
+static void s_repacked(const ProtobufCMessage *m, void (*check)(const uint8_t *, size_t))
+{
+    size_t len = 0;
+    uint8_t *buf = pb_pack(m, &len);
+    FUZZ_CHECK(buf != NULL);
+    check(buf, len);
+    free(buf);
+}
+
 static void s_verify_checkpoint(const uint8_t *data, size_t size)
 {
     checkpoint_t c, p;
@@ -210,14 +221,8 @@ static void s_checkpoint_roundtrip(const uint8_t *data, size_t size)
 /* A CheckpointOffer as the witness sees it. */
 static void s_offer(const Moux__CheckpointOffer *o)
 {
-    if (o->checkpoint) {
-        size_t len = moux__signed_checkpoint__get_packed_size(o->checkpoint);
-        uint8_t *buf = malloc(len ? len : 1);
-        FUZZ_CHECK(buf != NULL);
-        moux__signed_checkpoint__pack(o->checkpoint, buf);
-        s_verify_checkpoint(buf, len);
-        free(buf);
-    }
+    if (o->checkpoint)
+        s_repacked(&o->checkpoint->base, s_verify_checkpoint);
     if (o->n_consistency == 0 || o->n_consistency > MERKLE_MAX_CONSISTENCY_HASHES)
         return;
     uint8_t (*proof)[32] = calloc(o->n_consistency, sizeof *proof), r1[32] = {0}, r2[32] = {1};
@@ -242,30 +247,12 @@ static void s_frame(const uint8_t *data, size_t size)
         s_offer(f->checkpoint_offer);
     if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE) {
         const Moux__KeyUpdate *ku = f->key_update;
-        if (ku->cert) {
-            size_t len = moux__node_cert__get_packed_size(ku->cert);
-            uint8_t *buf = malloc(len ? len : 1);
-            FUZZ_CHECK(buf != NULL);
-            moux__node_cert__pack(ku->cert, buf);
-            s_verify_cert(buf, len);
-            free(buf);
-        }
-        if (ku->revocations) {
-            size_t len = moux__revocation_list__get_packed_size(ku->revocations);
-            uint8_t *buf = malloc(len ? len : 1);
-            FUZZ_CHECK(buf != NULL);
-            moux__revocation_list__pack(ku->revocations, buf);
-            s_verify_revs(buf, len);
-            free(buf);
-        }
-        if (ku->mou_notice) {
-            size_t len = moux__mou_notice__get_packed_size(ku->mou_notice);
-            uint8_t *buf = malloc(len ? len : 1);
-            FUZZ_CHECK(buf != NULL);
-            moux__mou_notice__pack(ku->mou_notice, buf);
-            s_verify_notice(buf, len);
-            free(buf);
-        }
+        if (ku->cert)
+            s_repacked(&ku->cert->base, s_verify_cert);
+        if (ku->revocations)
+            s_repacked(&ku->revocations->base, s_verify_revs);
+        if (ku->mou_notice)
+            s_repacked(&ku->mou_notice->base, s_verify_notice);
     }
     if (f)
         moux__frame__free_unpacked(f, &pb.allocator);
