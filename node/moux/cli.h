@@ -69,6 +69,15 @@ const char *cli_dir(const char *opt);
 int cli_file_json_args(int argc, char **argv, const char **file, int *as_json);
 /* Loads DIR/moux.conf or prints why not. */
 int cli_config(const char *dir, config_t *cfg);
+/* A sub-command of a command group ("moux keys root-gen ..."). */
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} cli_sub_t;
+/* Runs the sub-command argv[1] names with (argc, argv); with none, or an
+ * unknown one, says so and returns usage(). */
+int cli_dispatch(const char *group, const cli_sub_t *subs, size_t n, int argc, char **argv,
+                 int (*usage)(void));
 /* Prints an MOU's decision counts ({"out": {"allowed": n, REASON: n}, ...}),
  * one direction per line, indented. */
 void cli_print_counts(const json_t *counts, int indent);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cli_fail(const char *fmt, ...)
 {
@@ -62,4 +63,16 @@ void cli_print_counts(const json_t *counts, int indent)
             printf(" %s=%lld", outcome, (long long)json_integer_value(n));
         printf("\n");
     }
+}
+
+int cli_dispatch(const char *group, const cli_sub_t *subs, size_t n, int argc, char **argv,
+                 int (*usage)(void))
+{
+    if (argc < 2)
+        return usage();
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(argv[1], subs[i].name) == 0)
+            return subs[i].fn(argc, argv);
+    cli_fail("%s: unknown sub-command \"%s\"", group, argv[1]);
+    return usage();
 }

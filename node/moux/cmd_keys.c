@@ -770,10 +770,7 @@ out:
 
 /* ---- dispatch ---- */
 
-static const struct {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-} s_subs[] = {{"root-gen", s_root_gen}, {"root-pub", s_root_pub}, {"passwd", s_passwd},
+static const cli_sub_t s_subs[] = {{"root-gen", s_root_gen}, {"root-pub", s_root_pub}, {"passwd", s_passwd},
               {"certify", s_certify},   {"rotate", cmd_keys_rotate}, {"revoke", s_revoke},
               {"show", s_show}};
 
@@ -786,11 +783,6 @@ static int s_usage_all(void)
 
 int cmd_keys(int argc, char **argv)
 {
-    if (argc < 2)
-        return s_usage_all();
-    for (size_t i = 0; i < sizeof s_subs / sizeof s_subs[0]; i++)
-        if (strcmp(argv[1], s_subs[i].name) == 0)
-            return s_subs[i].fn(argc, argv);
-    cli_fail("keys: unknown sub-command \"%s\"", argv[1]);
-    return s_usage_all();
+    return cli_dispatch("keys", s_subs, sizeof s_subs / sizeof s_subs[0], argc, argv,
+                        s_usage_all);
 }

@@ -549,10 +549,7 @@ out:
 
 /* ---- dispatch ---- */
 
-static const struct {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-} s_subs[] = {
+static const cli_sub_t s_subs[] = {
     {"new", s_new},   {"check", s_check_cmd}, {"show", s_show},
     {"hash", s_hash}, {"sign", s_sign},       {"verify", s_verify},
     {"activate", cmd_mou_activate}, {"list", cmd_mou_list},
@@ -561,11 +558,6 @@ static const struct {
 
 int cmd_mou(int argc, char **argv)
 {
-    if (argc < 2)
-        return s_usage_all();
-    for (size_t i = 0; i < sizeof s_subs / sizeof s_subs[0]; i++)
-        if (strcmp(argv[1], s_subs[i].name) == 0)
-            return s_subs[i].fn(argc, argv);
-    cli_fail("mou: unknown sub-command \"%s\"", argv[1]);
-    return s_usage_all();
+    return cli_dispatch("mou", s_subs, sizeof s_subs / sizeof s_subs[0], argc, argv,
+                        s_usage_all);
 }
