@@ -839,7 +839,7 @@ int store_put_local(store_t *self, const char *agency, Moux__Indicator *ind, int
     }
     sqlite3_reset(st);
     char uuid[37];
-    uuid4(uuid);
+    uuid7(uuid); /* time-ordered: appended to the id index, not scattered */
     snprintf(s_id, sizeof s_id, "indicator--%s", uuid);
     ind->id = s_id;
     ind->origin = (char *)agency;

@@ -157,14 +157,37 @@ void str_lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
-void uuid4(char out[37])
+/* Sets the version and the RFC 9562 variant, and formats. */
+static void s_uuid_format(unsigned char b[16], int version, char out[37])
 {
-    unsigned char b[16];
-    randombytes_buf(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[6] = (unsigned char)((b[6] & 0x0f) | (version << 4));
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
              b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
              b[12], b[13], b[14], b[15]);
+}
+
+void uuid4(char out[37])
+{
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    s_uuid_format(b, 4, out);
+}
+
+void uuid7(char out[37])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    /* RFC 9562 6.2 method 3: the 12 bits after the version are the
+     * fraction of the millisecond, so ids also sort within one. */
+    uint32_t frac = (uint32_t)(((uint64_t)(ts.tv_nsec % 1000000) << 12) / 1000000u);
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    b[6] = (unsigned char)(frac >> 8);
+    b[7] = (unsigned char)frac;
+    s_uuid_format(b, 7, out);
 }

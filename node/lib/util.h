@@ -34,5 +34,9 @@ void str_sanitize(char *dst, size_t cap, const char *src);
 
 /* Random lowercase UUID v4 "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
 void uuid4(char out[37]);
+/* Time-ordered lowercase UUID v7 (RFC 9562): 48 bits of Unix milliseconds,
+ * 12 of sub-millisecond time, 62 random. Ids made later sort later, so a
+ * store's index on them grows at its end instead of everywhere. */
+void uuid7(char out[37]);
 
 #endif

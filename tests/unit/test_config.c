@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char s_conf[128]; /* s_tmp/moux.conf */
@@ -533,6 +534,32 @@ static void test_uuid4_shape(void)
     CHECK(strcmp(a, b) != 0);
 }
 
+/* Version 7: the variant, the creation time in the first 48 bits, and
+ * later ids sorting after earlier ones (the store's id index relies on it). */
+static void test_uuid7_order(void)
+{
+    char prev[37] = "", cur[37];
+    for (int i = 0; i < 50; i++) {
+        uint64_t before = now_ms();
+        uuid7(cur);
+        uint64_t after = now_ms();
+        CHECK(strlen(cur) == 36 && cur[14] == '7' && strchr("89ab", cur[19]) != NULL);
+        char hex[13];
+        memcpy(hex, cur, 8);
+        memcpy(hex + 8, cur + 9, 4);
+        hex[12] = '\0';
+        uint64_t ms = strtoull(hex, NULL, 16);
+        CHECK(ms >= before && ms <= after);
+        char id[IND_ID_LEN + 1];
+        snprintf(id, sizeof id, "indicator--%s", cur);
+        CHECK(ind_id_valid(id));
+        CHECK(strcmp(prev, cur) < 0);
+        strcpy(prev, cur);
+        struct timespec pause = {0, 1100000}; /* past the millisecond */
+        nanosleep(&pause, NULL);
+    }
+}
+
 static void test_clocks(void)
 {
     uint64_t wall = now_ms(), mono1 = mono_ms(), mono2 = mono_ms();
@@ -576,6 +603,7 @@ int main(void)
     RUN(test_b64_round_trip_and_refusals);
     RUN(test_str_copy_and_lower);
     RUN(test_uuid4_shape);
+    RUN(test_uuid7_order);
     RUN(test_clocks);
     rm_rf(s_tmp);
     return TEST_DONE();
