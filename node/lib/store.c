@@ -155,13 +155,20 @@ static const char *s_sql[Q_COUNT] = {
     [Q_AUDIT_LEAF] = "SELECT leaf FROM audit WHERE idx = ?1",
 };
 
+#define STORE_NEST_MAX 4
+
 struct store {
     sqlite3 *db;
     sqlite3_stmt *q[Q_COUNT];
-    /* The audit tree's frontier (store_audit.c), and its state when the
-     * current transaction began, to undo appends a rollback undoes. */
-    merkle_frontier_t frontier, frontier_at_begin;
-    int frontier_loaded, frontier_loaded_at_begin;
+    /* The audit tree's frontier (store_audit.c), and its state when each
+     * open transaction or savepoint began, to undo appends a rollback undoes. */
+    merkle_frontier_t frontier;
+    int frontier_loaded;
+    struct {
+        merkle_frontier_t frontier;
+        int loaded;
+    } undo[STORE_NEST_MAX];
+    int depth; /* open transaction (1) and savepoints in it */
     int audit_off;
 };
 
@@ -175,18 +182,42 @@ static int s_exec(store_t *self, const char *sql)
 
 int store_begin(store_t *self)
 {
-    self->frontier_at_begin = self->frontier;
-    self->frontier_loaded_at_begin = self->frontier_loaded;
-    return s_exec(self, "BEGIN IMMEDIATE");
+    if (self->depth > 0 && sqlite3_get_autocommit(self->db))
+        self->depth = 0; /* SQLite ended it on an error; the caller rolled back */
+    if (self->depth == STORE_NEST_MAX ||
+        s_exec(self, self->depth ? "SAVEPOINT nested" : "BEGIN IMMEDIATE") != 0)
+        return -1;
+    self->undo[self->depth].frontier = self->frontier;
+    self->undo[self->depth].loaded = self->frontier_loaded;
+    self->depth++;
+    return 0;
 }
 
-int store_commit(store_t *self) { return s_exec(self, "COMMIT"); }
+int store_commit(store_t *self)
+{
+    if (self->depth == 0 || s_exec(self, self->depth > 1 ? "RELEASE nested" : "COMMIT") != 0)
+        return -1; /* still open: the caller rolls back */
+    self->depth--;
+    return 0;
+}
 
 void store_rollback(store_t *self)
 {
-    s_exec(self, "ROLLBACK");
-    self->frontier = self->frontier_at_begin;
-    self->frontier_loaded = self->frontier_loaded_at_begin;
+    if (self->depth == 0) {
+        s_exec(self, "ROLLBACK"); /* a migration's failed BEGIN; harmless */
+        return;
+    }
+    /* SQLite may already have rolled the whole transaction back (a full
+     * disk, an I/O error): then every level is gone, not just this one. */
+    if (sqlite3_get_autocommit(self->db))
+        self->depth = 1;
+    else if (self->depth > 1)
+        s_exec(self, "ROLLBACK TO nested; RELEASE nested");
+    else
+        s_exec(self, "ROLLBACK");
+    self->depth--;
+    self->frontier = self->undo[self->depth].frontier;
+    self->frontier_loaded = self->undo[self->depth].loaded;
 }
 
 merkle_frontier_t *store_frontier(store_t *self, int **loaded)
@@ -727,7 +758,9 @@ int store_partner_set_seq_reserved(store_t *self, int64_t pid, uint64_t upto)
 
 int store_partner_set_rx_high(store_t *self, int64_t pid, uint64_t seq)
 {
-    return s_partner_set(self, "rx_high_seq", pid, seq);
+    /* Only up: batches of one group may be stored out of order. */
+    return s_exec_u64(self, "UPDATE partner SET rx_high_seq = ?2 WHERE pid = ?1 AND rx_high_seq < ?2",
+                      (uint64_t)pid, seq);
 }
 
 int store_partner_set_last_receipt(store_t *self, int64_t pid, uint64_t ms)

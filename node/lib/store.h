@@ -33,6 +33,10 @@ const char *store_errmsg(store_t *self);
 /* The connection, for the store's own modules (store_mou.c). */
 sqlite3 *store_db(store_t *self);
 
+/* Transactions nest: a begin inside a transaction is a savepoint, whose
+ * commit keeps its work in the enclosing transaction and whose rollback
+ * undoes only its own (the audit frontier included). The receiver stores
+ * each batch in a savepoint of one transaction per group of batches. */
 int store_begin(store_t *self);
 int store_commit(store_t *self);
 void store_rollback(store_t *self);

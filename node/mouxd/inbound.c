@@ -2,8 +2,17 @@
  * CURVE key that ZAP admitted (the User-Id property), never the routing id.
  * Every check refuses with a reason code that is logged, recorded in the
  * event table and, where the batch can be named, sent back in a signed
- * receipt. Accepted items and the batch's signed plaintext are committed in
- * one transaction before the receipt leaves. */
+ * receipt. Accepted items and the batch's signed plaintext are committed
+ * before the receipt leaves.
+ *
+ * Group commit: the batches already waiting on the ROUTER when the loop
+ * reads it are stored in one transaction, each batch in a savepoint of its
+ * own (a batch that fails to store undoes only itself). One commit, one
+ * fsync, and each index page written once for the whole group instead of
+ * once per batch. Every answer of the group waits for that commit, so no
+ * receipt, refusal or duplicate answer leaves before what it states is on
+ * disk; if the commit fails, none leaves and the senders retry. A lone
+ * batch is a group of one: grouping never waits for more. */
 #include "audit.h"
 #include "checkpoint.h"
 #include "daemon.h"
@@ -27,8 +36,30 @@
 #define SEQ_WINDOW 4096
 #define BATCH_ITEMS_MAX 1024
 
+/* At most this many batches share a commit (of 512 items by default). */
+#define GROUP_BATCHES 16
+#define ROUTE_MAX 256 /* ZeroMQ routing ids are 1-255 bytes */
+
+/* An answer held until its group commits. */
+typedef struct {
+    uint8_t route[ROUTE_MAX];
+    size_t route_len;
+    uint8_t *frame;
+    size_t len;
+    link_t *link;
+    uint64_t rx_seq; /* a stored batch: the link's highest sequence after the commit */
+} s_answer_t;
+
+typedef struct {
+    int open;       /* a transaction is open for the group */
+    size_t n;       /* answers held */
+    size_t batches; /* envelopes in the group */
+    s_answer_t a[GROUP_BATCHES];
+} s_group_t;
+
 typedef struct {
     daemon_t *d;
+    s_group_t *group;
     link_t *link;
     const partner_t *p;
     zmq_msg_t *route;
@@ -41,13 +72,68 @@ typedef struct {
 
 #define DAY_MS 86400000u
 
-static void s_reply(s_ctx_t *c, const uint8_t *frame, size_t len)
+static void s_send(daemon_t *d, const char *agency, const void *route, size_t route_len,
+                   const uint8_t *frame, size_t len)
 {
-    if (zmq_send(c->d->router, zmq_msg_data(c->route), zmq_msg_size(c->route),
-                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(c->d->router, frame, len, ZMQ_DONTWAIT) < 0)
+    if (zmq_send(d->router, route, route_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(d->router, frame, len, ZMQ_DONTWAIT) < 0)
         log_warn("RECEIPT-UNSENT", "partner %s: cannot send receipt: %s (it will retry)",
-                 c->p->agency, zmq_strerror(zmq_errno()));
+                 agency, zmq_strerror(zmq_errno()));
+}
+
+/* Answers now, or after the group's commit when one is open. rx_seq: the
+ * sequence of a batch just stored, which the link's high mark takes once
+ * it is on disk. */
+static void s_answer(s_ctx_t *c, const uint8_t *frame, size_t len, uint64_t rx_seq)
+{
+    s_group_t *g = c->group;
+    size_t rlen = zmq_msg_size(c->route);
+    if (!g || !g->open) {
+        if (rx_seq)
+            link_set_rx_high(c->link, rx_seq);
+        s_send(c->d, c->p->agency, zmq_msg_data(c->route), rlen, frame, len);
+        return;
+    }
+    s_answer_t *a = g->n < GROUP_BATCHES && rlen <= ROUTE_MAX ? &g->a[g->n] : NULL;
+    if (!a || !(a->frame = malloc(len ? len : 1))) { /* one answer per batch: only ENOMEM */
+        log_warn("RECEIPT-UNSENT", "partner %s: answer not held (it will retry)", c->p->agency);
+        return;
+    }
+    memcpy(a->route, zmq_msg_data(c->route), rlen);
+    a->route_len = rlen;
+    memcpy(a->frame, frame, len);
+    a->len = len;
+    a->link = c->link;
+    a->rx_seq = rx_seq;
+    g->n++;
+}
+
+static void s_reply(s_ctx_t *c, const uint8_t *frame, size_t len) { s_answer(c, frame, len, 0); }
+
+/* Commits the group, then sends its answers; on a failed commit, drops
+ * them: nothing they stated is stored, and the senders retry. */
+static void s_group_close(daemon_t *d, s_group_t *g)
+{
+    if (!g->open)
+        return;
+    g->open = 0;
+    int ok = store_commit(d->store) == 0;
+    if (!ok) {
+        log_error("STORE-FAILED", "%zu batches not stored, not receipted: %s", g->batches,
+                  store_errmsg(d->store));
+        store_rollback(d->store);
+        daemon_drop_counts(d);
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        s_answer_t *a = &g->a[i];
+        if (ok) {
+            if (a->rx_seq)
+                link_set_rx_high(a->link, a->rx_seq);
+            s_send(d, link_partner(a->link)->agency, a->route, a->route_len, a->frame, a->len);
+        }
+        free(a->frame);
+    }
+    g->n = g->batches = 0;
 }
 
 /* Packs and sends an answer on the same connection. */
@@ -269,10 +355,9 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
          store_partner_set_rx_high(d->store, c->p->pid, h->sequence) != 0) ||
         store_commit(d->store) != 0)
         goto fail;
-    link_set_rx_high(c->link, h->sequence);
     log_info("BATCH-RECEIVED", "partner %s: seq %llu, %zu items, %zu refused", c->p->agency,
              (unsigned long long)h->sequence, n, refused);
-    s_reply(c, frame, flen);
+    s_answer(c, frame, flen, h->sequence);
     goto out;
 fail:
     log_error("STORE-FAILED", "partner %s: batch seq %llu not stored, not receipted: %s",
@@ -503,7 +588,7 @@ static void s_on_checkpoint_offer(s_ctx_t *c, const Moux__CheckpointOffer *o)
 }
 
 /* Reads one [routing id][frame] message; returns 0 when none is waiting. */
-static int s_recv_one(daemon_t *d)
+static int s_recv_one(daemon_t *d, s_group_t *g)
 {
     zmq_msg_t route, body;
     zmq_msg_init(&route);
@@ -520,8 +605,8 @@ static int s_recv_one(daemon_t *d)
         log_warn("FRAME-UNKNOWN-PEER", "frame from an unadmitted peer dropped");
         goto out;
     }
-    s_ctx_t c = {d, link, link_partner(link), &route, NULL, NULL, link_agreement(link), now_ms(),
-                 UINT64_MAX, 0};
+    s_ctx_t c = {d, g, link, link_partner(link), &route, NULL, NULL, link_agreement(link),
+                 now_ms(), UINT64_MAX, 0};
     if (link_throttled(link)) { /* abuse: dropped unread, no receipt, no log line each */
         for (int more = zmq_msg_more(&body); more;) {
             zmq_msg_t extra;
@@ -546,6 +631,13 @@ static int s_recv_one(daemon_t *d)
     pbbudget_t pb;
     pbbudget_init(&pb, PB_BUDGET_BYTES);
     Moux__Frame *f = moux__frame__unpack(&pb.allocator, zmq_msg_size(&body), zmq_msg_data(&body));
+    if (f && f->kind_case == MOUX__FRAME__KIND_ENVELOPE) {
+        if (!g->open && store_begin(d->store) == 0)
+            g->open = 1; /* else each batch has a transaction of its own */
+        g->batches++;
+    } else {
+        s_group_close(d, g); /* key and checkpoint frames answer at once */
+    }
     if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE)
         s_on_key_update(&c, f->key_update);
     else if (f && f->kind_case == MOUX__FRAME__KIND_CHECKPOINT_OFFER)
@@ -565,6 +657,9 @@ out:
 void inbound_on_router(daemon_t *d)
 {
     /* Bounded so one busy partner cannot starve the rest of the loop. */
-    for (int i = 0; i < 64 && s_recv_one(d); i++)
-        ;
+    s_group_t g = {0};
+    for (int i = 0; i < 64 && s_recv_one(d, &g); i++)
+        if (g.batches == GROUP_BATCHES)
+            s_group_close(d, &g);
+    s_group_close(d, &g);
 }

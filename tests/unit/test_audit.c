@@ -929,6 +929,28 @@ static void test_rollback(void)
         s_frontier_consistent(fx.st, N_ENTRIES + 9);
         store_destroy(&other);
     }
+    /* Nested (the receiver's group commit): a savepoint rolled back undoes
+     * its own appends only; one committed stays with the transaction. */
+    CHECK(store_begin(fx.st) == 0);
+    CHECK(store_event(fx.st, "withdrawn", NULL, "indicator--n", NULL, NULL) == 0);
+    CHECK(store_begin(fx.st) == 0);
+    CHECK(store_event(fx.st, "withdrawn", NULL, "indicator--m", NULL, NULL) == 0);
+    CHECK(store_commit(fx.st) == 0);
+    CHECK(store_begin(fx.st) == 0);
+    CHECK(store_event(fx.st, "withdrawn", NULL, "indicator--r", NULL, NULL) == 0);
+    CHECK(store_event(fx.st, "withdrawn", NULL, "indicator--r", NULL, NULL) == 0);
+    store_rollback(fx.st);
+    CHECK(store_event(fx.st, "withdrawn", NULL, "indicator--l", NULL, NULL) == 0);
+    CHECK(store_commit(fx.st) == 0);
+    s_frontier_consistent(fx.st, N_ENTRIES + 12);
+    /* ... and the whole transaction rolled back undoes the committed
+     * savepoint too. */
+    CHECK(store_begin(fx.st) == 0);
+    CHECK(store_begin(fx.st) == 0);
+    CHECK(store_event(fx.st, "withdrawn", NULL, "indicator--p", NULL, NULL) == 0);
+    CHECK(store_commit(fx.st) == 0);
+    store_rollback(fx.st);
+    s_frontier_consistent(fx.st, N_ENTRIES + 12);
     /* The event table rolled back with the log. */
     sqlite3_stmt *q = NULL;
     CHECK(sqlite3_prepare_v2(store_db(fx.st), "SELECT count(*) FROM event WHERE indicator_id IN"
