@@ -186,6 +186,9 @@ int daemon_init(daemon_t *d, const char *dir, char *err, size_t errlen)
     if (!d->store || keys_start(d, err, errlen) != 0)
         return -1;
     store_set_audit(d->store, d->cfg.audit_log != 0);
+    char why[256];
+    if (!(d->walckpt = walckpt_start(d->store, why, sizeof why)))
+        log_warn("WAL-CHECKPOINT-INLINE", "%s; commits checkpoint themselves", why);
     d->zctx = zmq_ctx_new();
     if (!d->zctx || zap_start(d) != 0) {
         snprintf(err, errlen, "cannot start ZeroMQ: %s", zmq_strerror(zmq_errno()));
@@ -514,6 +517,7 @@ void daemon_fini(daemon_t *d)
     if (d->zctx)
         zmq_ctx_term(d->zctx);
     keys_stop(d);
+    walckpt_stop(&d->walckpt);
     store_destroy(&d->store);
     if (d->lock_fd >= 0)
         close(d->lock_fd);

@@ -9,6 +9,7 @@
 #include "mou.h"
 #include "nodekeys.h"
 #include "store.h"
+#include "walckpt.h"
 
 #include <stdint.h>
 
@@ -47,6 +48,7 @@ typedef struct {
     uint8_t *own_revs;        /* our agency's latest revocation list, if any */
     size_t own_revs_len;
     store_t *store;
+    walckpt_t *walckpt; /* the store's WAL checkpoints, off the main thread */
     void *zctx;
     void *router;     /* CURVE server for all partners */
     void *zap;        /* ZAP handler (REP at inproc://zeromq.zap.01) */

@@ -10,6 +10,7 @@
 #include "store.h"
 #include "test.h"
 #include "util.h"
+#include "walckpt.h"
 
 #include <dirent.h>
 #include <sodium.h>
@@ -1445,6 +1446,51 @@ static void test_event_inserted(void)
     store_destroy(&st);
 }
 
+/* ---- WAL checkpoints on their own thread (walckpt.c) ---- */
+
+/* Commits grow the WAL past WALCKPT_PAGES; the thread checkpoints it (the
+ * committing connection does not), every row stays readable from another
+ * connection, and after stop the connection checkpoints by itself again. */
+static void test_wal_checkpoint_thread(void)
+{
+    int64_t pid_b = 0, pid_c = 0;
+    char err[256], dir[256];
+    store_t *st = fresh_store("walckpt", &pid_b, &pid_c);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    walckpt_t *w = walckpt_start(st, err, sizeof err);
+    CHECK(w != NULL);
+    if (!w) {
+        store_destroy(&st);
+        return;
+    }
+    int rows = 0;
+    /* 300 commits of 64 events (a page or more each): well past 1,000 pages. */
+    for (int i = 0; i < 300; i++) {
+        CHECK(store_begin(st) == 0);
+        for (int j = 0; j < 64; j++, rows++)
+            CHECK(store_event(st, "withdrawn", NULL, RID1, NULL,
+                              "a detail long enough to fill pages quickly, a detail long "
+                              "enough to fill pages quickly") == 0);
+        CHECK(store_commit(st) == 0);
+    }
+    /* Bounded wait: the thread was signalled at the crossing commit. */
+    for (int i = 0; i < 500 && walckpt_count(w) == 0; i++)
+        usleep(10000);
+    CHECK(walckpt_count(w) > 0);
+    snprintf(dir, sizeof dir, "%s/walckpt", s_tmp);
+    sqlite3 *db = raw_db(dir);
+    CHECK(db != NULL);
+    CHECK(raw_count(db, "SELECT count(*) FROM event WHERE kind = 'withdrawn'") == rows);
+    sqlite3_close(db);
+    walckpt_stop(&w);
+    CHECK(w == NULL);
+    walckpt_stop(&w); /* twice is harmless */
+    CHECK(store_event(st, "withdrawn", NULL, RID1, NULL, NULL) == 0);
+    store_destroy(&st);
+}
+
 /* ---- queries ---- */
 
 static void test_query_filters(void)
@@ -1529,6 +1575,7 @@ int main(void)
     RUN(test_inbound_put_find_and_sequence);
     RUN(test_receipt_put_keeps_first);
     RUN(test_event_inserted);
+    RUN(test_wal_checkpoint_thread);
     RUN(test_query_filters);
     rm_rf(s_tmp);
     rootkey_destroy(&s_root);
