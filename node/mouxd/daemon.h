@@ -151,6 +151,9 @@ int link_wants_rebuild(const link_t *self);
 void link_set_rebuild(link_t *self);
 void link_send_key_update(link_t *self);
 int link_is_up(const link_t *self);
+/* A frame from the partner reached our ROUTER: if our own link to it is
+ * down, dial again now instead of after the back-off. */
+void link_heard(link_t *self);
 uint64_t link_last_receipt(const link_t *self);
 uint64_t link_refused_in(const link_t *self); /* batches/frames we refused */
 /* A refusal from this partner; too many in a short time throttle it. */

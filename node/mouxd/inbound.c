@@ -607,6 +607,7 @@ static int s_recv_one(daemon_t *d, s_group_t *g)
     }
     s_ctx_t c = {d, g, link, link_partner(link), &route, NULL, NULL, link_agreement(link),
                  now_ms(), UINT64_MAX, 0};
+    link_heard(link);
     if (link_throttled(link)) { /* abuse: dropped unread, no receipt, no log line each */
         for (int more = zmq_msg_more(&body); more;) {
             zmq_msg_t extra;

@@ -64,6 +64,7 @@ struct link {
     void *dealer, *monitor;  /* NULL while the partner's current key is revoked */
     unsigned char *tx_key, *rx_key; /* sodium_malloc */
     int up;
+    uint64_t redialled_ms;   /* monotonic: the last link_heard redial */
     uint64_t next_seq, seq_reserved;
     s_inflight_t inflight[INFLIGHT_CAP];
     size_t n_inflight;
@@ -177,6 +178,21 @@ int link_is_up(const link_t *self) { return self->up; }
 uint64_t link_last_receipt(const link_t *self) { return self->last_receipt_ms; }
 uint64_t link_refused_in(const link_t *self) { return self->refused_in; }
 const char *link_last_error(const link_t *self) { return self->last_error; }
+
+void link_heard(link_t *self)
+{
+    uint64_t now = mono_ms();
+    if (self->up || !self->dealer || now - self->redialled_ms < 1000)
+        return;
+    /* The partner is back (its own link reached us) while ours waits out
+     * the reconnect back-off: dial now, so its backlog starts at once. At
+     * most once a second, whatever the partner sends. */
+    self->redialled_ms = now;
+    zmq_disconnect(self->dealer, self->p.endpoint);
+    if (zmq_connect(self->dealer, self->p.endpoint) != 0)
+        log_warn("LINK-REDIAL", "partner %s: cannot dial %s: %s", self->p.agency,
+                 self->p.endpoint, zmq_strerror(zmq_errno()));
+}
 
 void link_set_rx_high(link_t *self, uint64_t seq)
 {
@@ -1069,8 +1085,14 @@ void link_send_key_update(link_t *self)
         moux__mou_notice__free_unpacked(notice, NULL);
 }
 
+/* The receipts waiting together are recorded in one transaction, each in a
+ * savepoint of its own: one fsync for all of them. The next batches leave
+ * after the commit. If it fails, their items are still in the outbox and
+ * are sent again from the start (the partner answers them as duplicates). */
 void link_on_dealer(link_t *self)
 {
+    store_t *st = self->d->store;
+    int grouped = 0;
     for (int i = 0; i < 256; i++) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
@@ -1078,8 +1100,16 @@ void link_on_dealer(link_t *self)
             zmq_msg_close(&msg);
             break;
         }
+        if (!grouped)
+            grouped = store_begin(st) == 0; /* else each receipt commits alone */
         s_on_frame(self, zmq_msg_data(&msg), zmq_msg_size(&msg));
         zmq_msg_close(&msg);
+    }
+    if (grouped && store_commit(st) != 0) {
+        log_error("STORE-RECEIPT", "partner %s: cannot record receipts: %s; their items go "
+                  "again", self->p.agency, store_errmsg(st));
+        store_rollback(st);
+        s_rewind(self);
     }
     link_pump(self);
 }
