@@ -157,15 +157,20 @@ void str_lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
-/* Sets the version and the RFC 9562 variant, and formats. */
+/* Sets the version and the RFC 9562 variant, and formats 8-4-4-4-12. */
 static void s_uuid_format(unsigned char b[16], int version, char out[37])
 {
+    static const char hex[] = "0123456789abcdef";
     b[6] = (unsigned char)((b[6] & 0x0f) | (version << 4));
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-             b[12], b[13], b[14], b[15]);
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
 }
 
 void uuid4(char out[37])
@@ -183,8 +188,17 @@ void uuid7(char out[37])
     /* RFC 9562 6.2 method 3: the 12 bits after the version are the
      * fraction of the millisecond, so ids also sort within one. */
     uint32_t frac = (uint32_t)(((uint64_t)(ts.tv_nsec % 1000000) << 12) / 1000000u);
+    /* The random bits of ids (public, not keys) come from a pool refilled
+     * 4 KiB at a time: one getrandom() per 512 ids instead of one each. */
+    static unsigned char pool[4096];
+    static size_t left;
     unsigned char b[16];
-    randombytes_buf(b, sizeof b);
+    if (left < 8) {
+        randombytes_buf(pool, sizeof pool);
+        left = sizeof pool;
+    }
+    memcpy(b + 8, pool + sizeof pool - left, 8);
+    left -= 8;
     for (int i = 0; i < 6; i++)
         b[i] = (unsigned char)(ms >> (40 - 8 * i));
     b[6] = (unsigned char)(frac >> 8);
