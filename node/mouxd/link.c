@@ -188,6 +188,8 @@ void link_heard(link_t *self)
      * the reconnect back-off: dial now, so its backlog starts at once. At
      * most once a second, whatever the partner sends. */
     self->redialled_ms = now;
+    log_info("LINK-REDIAL", "partner %s reached us while our link was down: dialling %s now",
+             self->p.agency, self->p.endpoint);
     zmq_disconnect(self->dealer, self->p.endpoint);
     if (zmq_connect(self->dealer, self->p.endpoint) != 0)
         log_warn("LINK-REDIAL", "partner %s: cannot dial %s: %s", self->p.agency,
