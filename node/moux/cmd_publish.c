@@ -1,6 +1,8 @@
 /* moux publish: one indicator, or a file of "type,value[,tlp]" lines, handed
  * to the running node. Lines are checked here first so errors name the
- * line; the node checks everything again. */
+ * line; the node checks everything again. A file goes in chunks, one
+ * request in flight on a thread of its own: the next chunk is read, checked
+ * and built while the node stores the one before. */
 #include "cli.h"
 #include "indicator.h"
 #include "tlp.h"
@@ -8,6 +10,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,26 +18,48 @@
 #define CHUNK 5000        /* items per control request */
 #define LINE_MAX_BYTES 8192
 
+/* The publish request the node is working on. */
+typedef struct {
+    pthread_t thread;
+    int running, threaded;
+    const char *dir;
+    json_t *req, *reply;
+    int *lines;           /* source line of each of its items */
+    size_t n;
+} s_call_t;
+
 typedef struct {
     const char *dir;
     json_t *pending;      /* items not yet sent */
     json_t *refused;      /* lines refused here, sent along to be recorded */
     int *lines;           /* source line of each pending item */
+    s_call_t call;
     size_t sent, n_new, n_updated, n_unchanged, n_refused;
     const char *source;
     int progress;
     json_t *labels;       /* --label values, given to every item */
 } s_pub_t;
 
-static int s_flush(s_pub_t *s)
+static void *s_call_run(void *arg)
 {
-    size_t n = json_array_size(s->pending);
-    if (n == 0 && json_array_size(s->refused) == 0)
+    s_call_t *c = arg;
+    c->reply = cli_call(c->dir, c->req, 120000);
+    return NULL;
+}
+
+/* Waits for the request in flight and counts and reports its results;
+ * -1 if the node did not answer. */
+static int s_collect(s_pub_t *s)
+{
+    s_call_t *c = &s->call;
+    if (!c->running)
         return 0;
-    json_t *req = json_pack("{s:s, s:O, s:O}", "cmd", "publish", "items", s->pending, "refused",
-                            s->refused);
-    json_t *reply = cli_call(s->dir, req, 120000);
-    json_decref(req);
+    if (c->threaded)
+        pthread_join(c->thread, NULL);
+    c->running = 0;
+    json_decref(c->req);
+    json_t *reply = c->reply;
+    size_t n = c->n;
     if (!reply)
         return -1;
     json_t *results = json_object_get(reply, "results");
@@ -51,7 +76,7 @@ static int s_flush(s_pub_t *s)
             s->n_unchanged++;
         else {
             s->n_refused++;
-            fprintf(stderr, "moux: %s:%d: refused by the node: %s\n", s->source, s->lines[i],
+            fprintf(stderr, "moux: %s:%d: refused by the node: %s\n", s->source, c->lines[i],
                     json_string_value(json_object_get(r, "reason")));
         }
         if (n == 1 && !s->progress && json_object_get(r, "id"))
@@ -59,11 +84,46 @@ static int s_flush(s_pub_t *s)
     }
     json_decref(reply);
     s->sent += n;
-    json_array_clear(s->pending);
-    json_array_clear(s->refused);
     if (s->progress)
         fprintf(stderr, "moux: %zu items sent to the node\n", s->sent);
     return 0;
+}
+
+/* Hands the pending chunk to the node, once the answer to the one before
+ * is in (one request in flight: the node takes them in turn anyway). */
+static int s_flush(s_pub_t *s)
+{
+    size_t n = json_array_size(s->pending);
+    if (n == 0 && json_array_size(s->refused) == 0)
+        return 0;
+    if (s_collect(s) != 0)
+        return -1;
+    s_call_t *c = &s->call;
+    json_t *req = json_pack("{s:s, s:o, s:o}", "cmd", "publish", "items", s->pending, "refused",
+                            s->refused);
+    s->pending = json_array();
+    s->refused = json_array();
+    int *lines = c->lines; /* the two line tables change places */
+    c->lines = s->lines;
+    s->lines = lines;
+    if (!req || !s->pending || !s->refused)
+        return cli_fail("out of memory");
+    c->req = req;
+    c->reply = NULL;
+    c->n = n;
+    c->dir = s->dir;
+    c->running = 1;
+    c->threaded = pthread_create(&c->thread, NULL, s_call_run, c) == 0;
+    if (!c->threaded)
+        s_call_run(c); /* no thread: in turn, as before */
+    return 0;
+}
+
+/* Sends what is pending and waits for every answer. */
+static int s_finish(s_pub_t *s)
+{
+    int rc = s_flush(s);
+    return s_collect(s) != 0 || rc != 0 ? -1 : 0;
 }
 
 /* Reports a refused line and keeps it for the node's event table. */
@@ -193,8 +253,10 @@ static int s_publish_file(s_pub_t *s, const char *path, const char *default_tlp,
     if (f != stdin)
         fclose(f);
     free(line);
-    if (rc == 0 && s_flush(s) != 0)
+    if (rc == 0 && s_finish(s) != 0)
         rc = 1;
+    else if (rc != 0)
+        s_collect(s); /* nothing new for a node that stopped answering */
     return rc;
 }
 
@@ -259,14 +321,15 @@ int cmd_publish(int argc, char **argv)
                         until_text);
     s_pub_t s = {.dir = dir, .pending = json_array(), .refused = json_array(),
                  .lines = calloc(CHUNK, sizeof(int)), .source = file ? file : "--value",
-                 .labels = labels};
-    if (!s.pending || !s.refused || !s.lines)
+                 .labels = labels, .call.lines = calloc(CHUNK, sizeof(int))};
+    if (!s.pending || !s.refused || !s.lines || !s.call.lines)
         return cli_fail("out of memory");
     int rc;
     if (file) {
         rc = s_publish_file(&s, file, tlp, conf, until);
     } else {
-        rc = s_add(&s, 1, type, value, tlp, conf, until) < 0 || s_flush(&s) != 0;
+        rc = s_add(&s, 1, type, value, tlp, conf, until) < 0;
+        rc = s_finish(&s) != 0 || rc;
     }
     if (rc && !s.sent)
         ; /* the node did not answer: no summary that could read as success */
@@ -278,5 +341,6 @@ int cmd_publish(int argc, char **argv)
     json_decref(s.refused);
     json_decref(labels);
     free(s.lines);
+    free(s.call.lines);
     return rc || s.n_refused ? 1 : 0;
 }
