@@ -34,10 +34,10 @@ def r(name): .results[name];
       ["sqlite_insert_full_per5000", "SQLite insert, FULL, commit per 5000"],
       ["sqlite_insert_normal_per512", "SQLite insert, NORMAL, commit per 512"],
       ["sqlite_insert_normal_per_row", "SQLite insert, NORMAL, commit per row"],
-      ["sqlite_insert_full_per512_seqid", "SQLite insert, FULL, per 512, time-ordered ids"],
+      ["sqlite_insert_full_per512_v4id", "SQLite insert, FULL, per 512, random UUIDv4 ids (STIX imports)"],
       ["sqlite_insert_full_per512_cache32m", "SQLite insert, FULL, per 512, 32 MB cache"],
-      ["sqlite_insert_full_per512_write_bytes", "  disk bytes per row, FULL per 512 (random ids)"],
-      ["sqlite_insert_full_per512_seqid_write_bytes", "  disk bytes per row, FULL per 512 (ordered ids)"] ]
+      ["sqlite_insert_full_per512_write_bytes", "  disk bytes per row, FULL per 512 (UUIDv7 ids, as the node)"],
+      ["sqlite_insert_full_per512_v4id_write_bytes", "  disk bytes per row, FULL per 512 (random v4 ids)"] ]
     | .[] | . as [$k, $lbl]
     | $d.results[$k] as $x | select($x != null)
     | "  \($lbl | pad(46)) \($x.median | num | lpad(12)) \($x.unit)" ),
