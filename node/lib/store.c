@@ -180,10 +180,24 @@ static int s_exec(store_t *self, const char *sql)
     return sqlite3_exec(self->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+/* SQLite rolls the whole transaction back by itself on some errors (a full
+ * disk, an I/O error, no memory): then every level is gone. */
+static void s_lost(store_t *self)
+{
+    self->frontier = self->undo[0].frontier;
+    self->frontier_loaded = self->undo[0].loaded;
+    self->depth = 0;
+}
+
+int store_in_transaction(store_t *self)
+{
+    return self->depth > 0 && !sqlite3_get_autocommit(self->db);
+}
+
 int store_begin(store_t *self)
 {
     if (self->depth > 0 && sqlite3_get_autocommit(self->db))
-        self->depth = 0; /* SQLite ended it on an error; the caller rolled back */
+        s_lost(self);
     if (self->depth == STORE_NEST_MAX ||
         s_exec(self, self->depth ? "SAVEPOINT nested" : "BEGIN IMMEDIATE") != 0)
         return -1;
@@ -207,13 +221,19 @@ void store_rollback(store_t *self)
         s_exec(self, "ROLLBACK"); /* a migration's failed BEGIN; harmless */
         return;
     }
-    /* SQLite may already have rolled the whole transaction back (a full
-     * disk, an I/O error): then every level is gone, not just this one. */
-    if (sqlite3_get_autocommit(self->db))
-        self->depth = 1;
-    else if (self->depth > 1)
-        s_exec(self, "ROLLBACK TO nested; RELEASE nested");
-    else
+    if (sqlite3_get_autocommit(self->db)) {
+        s_lost(self);
+        return;
+    }
+    if (self->depth > 1 && s_exec(self, "ROLLBACK TO nested; RELEASE nested") != 0) {
+        /* The savepoint could not be undone alone: undo everything rather
+         * than let an enclosing commit keep what this level meant to undo.
+         * The enclosing levels see it (store_in_transaction). */
+        s_exec(self, "ROLLBACK");
+        s_lost(self);
+        return;
+    }
+    if (self->depth == 1)
         s_exec(self, "ROLLBACK");
     self->depth--;
     self->frontier = self->undo[self->depth].frontier;

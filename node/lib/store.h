@@ -40,6 +40,10 @@ sqlite3 *store_db(store_t *self);
 int store_begin(store_t *self);
 int store_commit(store_t *self);
 void store_rollback(store_t *self);
+/* 1 while a transaction begun here is still open. 0 once SQLite has rolled
+ * it back by itself (a full disk, an I/O error) or a savepoint could not be
+ * undone alone: an enclosing level's work is then gone too. */
+int store_in_transaction(store_t *self);
 
 /* ---- partners ---- */
 typedef struct {

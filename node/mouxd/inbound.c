@@ -117,11 +117,13 @@ static void s_group_close(daemon_t *d, s_group_t *g)
     if (!g->open)
         return;
     g->open = 0;
-    int ok = store_commit(d->store) == 0;
+    /* Not in a transaction any more: SQLite rolled the group back by itself. */
+    int alive = store_in_transaction(d->store), ok = alive && store_commit(d->store) == 0;
     if (!ok) {
         log_error("STORE-FAILED", "%zu batches not stored, not receipted: %s", g->batches,
                   store_errmsg(d->store));
-        store_rollback(d->store);
+        if (alive)
+            store_rollback(d->store);
         daemon_drop_counts(d);
     }
     for (size_t i = 0; i < g->n; i++) {
@@ -309,7 +311,9 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
     uint8_t hash[BATCH_HASH_BYTES], *frame = NULL;
     size_t flen = 0, refused = 0, duplicate = 0;
     json_t *received = json_object();
-    if (!res || !resp || !received || store_begin(d->store) != 0 || s_daily_quota(c) != 0)
+    int began = 0; /* a rollback without our begin would undo the group's */
+    if (!res || !resp || !received || !(began = store_begin(d->store) == 0) ||
+        s_daily_quota(c) != 0)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         const Moux__Indicator *ind = batch->items[i];
@@ -362,7 +366,8 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
 fail:
     log_error("STORE-FAILED", "partner %s: batch seq %llu not stored, not receipted: %s",
               c->p->agency, (unsigned long long)h->sequence, store_errmsg(d->store));
-    store_rollback(d->store);
+    if (began)
+        store_rollback(d->store);
     daemon_drop_counts(d); /* they counted what the rollback undid */
 out:
     free(frame);
@@ -607,7 +612,6 @@ static int s_recv_one(daemon_t *d, s_group_t *g)
     }
     s_ctx_t c = {d, g, link, link_partner(link), &route, NULL, NULL, link_agreement(link),
                  now_ms(), UINT64_MAX, 0};
-    link_heard(link);
     if (link_throttled(link)) { /* abuse: dropped unread, no receipt, no log line each */
         for (int more = zmq_msg_more(&body); more;) {
             zmq_msg_t extra;
@@ -617,6 +621,7 @@ static int s_recv_one(daemon_t *d, s_group_t *g)
         }
         goto out;
     }
+    link_heard(link);
     if (zmq_msg_more(&body)) { /* a message is one frame: drain the rest, refuse it */
         /* The parts of a message arrive together: blocking reads end at its
          * last part, and no part can pass for the next message's route. */
@@ -633,6 +638,8 @@ static int s_recv_one(daemon_t *d, s_group_t *g)
     pbbudget_init(&pb, PB_BUDGET_BYTES);
     Moux__Frame *f = moux__frame__unpack(&pb.allocator, zmq_msg_size(&body), zmq_msg_data(&body));
     if (f && f->kind_case == MOUX__FRAME__KIND_ENVELOPE) {
+        if (g->open && !store_in_transaction(d->store))
+            s_group_close(d, g); /* lost with its transaction: answer none of it */
         if (!g->open && store_begin(d->store) == 0)
             g->open = 1; /* else each batch has a transaction of its own */
         g->batches++;

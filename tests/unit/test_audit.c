@@ -931,11 +931,13 @@ static void test_rollback(void)
     }
     /* Nested (the receiver's group commit): a savepoint rolled back undoes
      * its own appends only; one committed stays with the transaction. */
+    CHECK(!store_in_transaction(fx.st));
     CHECK(store_begin(fx.st) == 0);
     CHECK(store_event(fx.st, "withdrawn", NULL, "indicator--n", NULL, NULL) == 0);
     CHECK(store_begin(fx.st) == 0);
     CHECK(store_event(fx.st, "withdrawn", NULL, "indicator--m", NULL, NULL) == 0);
     CHECK(store_commit(fx.st) == 0);
+    CHECK(store_in_transaction(fx.st)); /* the savepoint's commit keeps it open */
     CHECK(store_begin(fx.st) == 0);
     CHECK(store_event(fx.st, "withdrawn", NULL, "indicator--r", NULL, NULL) == 0);
     CHECK(store_event(fx.st, "withdrawn", NULL, "indicator--r", NULL, NULL) == 0);
@@ -950,7 +952,19 @@ static void test_rollback(void)
     CHECK(store_event(fx.st, "withdrawn", NULL, "indicator--p", NULL, NULL) == 0);
     CHECK(store_commit(fx.st) == 0);
     store_rollback(fx.st);
+    CHECK(!store_in_transaction(fx.st));
     s_frontier_consistent(fx.st, N_ENTRIES + 12);
+    /* Nesting is bounded: a begin past the bound fails and leaves the
+     * levels below as they were. */
+    int levels = 0;
+    while (levels < 16 && store_begin(fx.st) == 0)
+        levels++;
+    CHECK(levels > 1 && levels < 16);
+    CHECK(store_event(fx.st, "withdrawn", NULL, "indicator--k", NULL, NULL) == 0);
+    for (int i = 0; i < levels; i++)
+        CHECK(store_commit(fx.st) == 0);
+    CHECK(!store_in_transaction(fx.st));
+    s_frontier_consistent(fx.st, N_ENTRIES + 13);
     /* The event table rolled back with the log. */
     sqlite3_stmt *q = NULL;
     CHECK(sqlite3_prepare_v2(store_db(fx.st), "SELECT count(*) FROM event WHERE indicator_id IN"
