@@ -64,6 +64,9 @@ struct link {
     void *dealer, *monitor;  /* NULL while the partner's current key is revoked */
     unsigned char *tx_key, *rx_key; /* sodium_malloc */
     int up;
+    int dialling;            /* a connect or CURVE handshake is under way */
+    int grouped;             /* link_on_dealer's receipt transaction is open */
+    int redial_logged;       /* LINK-REDIAL said once per outage */
     uint64_t redialled_ms;   /* monotonic: the last link_heard redial */
     uint64_t next_seq, seq_reserved;
     s_inflight_t inflight[INFLIGHT_CAP];
@@ -182,14 +185,18 @@ const char *link_last_error(const link_t *self) { return self->last_error; }
 void link_heard(link_t *self)
 {
     uint64_t now = mono_ms();
-    if (self->up || !self->dealer || now - self->redialled_ms < 1000)
+    /* Only while ours waits out the reconnect back-off: a connect or a
+     * handshake under way is left to finish. */
+    if (self->up || self->dialling || !self->dealer || now - self->redialled_ms < 1000)
         return;
-    /* The partner is back (its own link reached us) while ours waits out
-     * the reconnect back-off: dial now, so its backlog starts at once. At
-     * most once a second, whatever the partner sends. */
+    /* The partner is back (its own link reached us): dial now, so its
+     * backlog starts at once. At most once a second, whatever it sends. */
     self->redialled_ms = now;
-    log_info("LINK-REDIAL", "partner %s reached us while our link was down: dialling %s now",
-             self->p.agency, self->p.endpoint);
+    self->dialling = 1; /* until the monitor says how it went */
+    if (!self->redial_logged)
+        log_info("LINK-REDIAL", "partner %s reached us while our link was down: dialling %s now",
+                 self->p.agency, self->p.endpoint);
+    self->redial_logged = 1;
     zmq_disconnect(self->dealer, self->p.endpoint);
     if (zmq_connect(self->dealer, self->p.endpoint) != 0)
         log_warn("LINK-REDIAL", "partner %s: cannot dial %s: %s", self->p.agency,
@@ -227,6 +234,8 @@ static int s_open_dealer(link_t *self)
     snprintf(mon, sizeof mon, "inproc://monitor-%lld-%u", (long long)self->p.pid, ++s_generation);
     if (zmq_socket_monitor(self->dealer, mon,
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_CONNECT_DELAYED | ZMQ_EVENT_CONNECTED |
+                               ZMQ_EVENT_CONNECT_RETRIED |
                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
@@ -352,8 +361,16 @@ void link_on_monitor(link_t *self)
         zmq_msg_init(&addr);
         zmq_msg_recv(&addr, self->monitor, ZMQ_DONTWAIT);
         zmq_msg_close(&addr);
+        if (event == ZMQ_EVENT_CONNECT_DELAYED || event == ZMQ_EVENT_CONNECTED) {
+            self->dialling = 1;
+            continue;
+        }
+        self->dialling = 0; /* succeeded, failed, or waiting out the back-off */
+        if (event == ZMQ_EVENT_CONNECT_RETRIED)
+            continue;
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             self->up = 1;
+            self->redial_logged = 0;
             self->last_error[0] = '\0';
             s_start_catch_up(self);
             s_rewind(self);
@@ -988,6 +1005,26 @@ static void s_on_checkpoint_ack(link_t *self, const Moux__CheckpointAck *ack)
     free(raw);
 }
 
+/* Ends the transaction of the receipts read together (link_on_dealer). If
+ * it cannot commit, or SQLite already rolled it back, their items are still
+ * in the outbox: send them again from the start (the partner answers them
+ * as duplicates). */
+static void s_receipts_commit(link_t *self)
+{
+    store_t *st = self->d->store;
+    if (!self->grouped)
+        return;
+    self->grouped = 0;
+    int alive = store_in_transaction(st);
+    if (alive && store_commit(st) == 0)
+        return;
+    log_error("STORE-RECEIPT", "partner %s: cannot record receipts: %s; their items go again",
+              self->p.agency, store_errmsg(st));
+    if (alive)
+        store_rollback(st);
+    s_rewind(self);
+}
+
 static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
 {
     pbbudget_t pb; /* one budget for the frame and the receipt body in it */
@@ -998,6 +1035,9 @@ static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
     const char *why = NULL;
     const unsigned char *signer = NULL;
     char reason[64];
+    if (f && (f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE_ACK ||
+              f->kind_case == MOUX__FRAME__KIND_CHECKPOINT_ACK))
+        s_receipts_commit(self); /* they change the link's state in memory: on disk first */
     if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE_ACK) {
         s_on_key_ack(self, f->key_update_ack);
         goto out;
@@ -1088,13 +1128,11 @@ void link_send_key_update(link_t *self)
 }
 
 /* The receipts waiting together are recorded in one transaction, each in a
- * savepoint of its own: one fsync for all of them. The next batches leave
- * after the commit. If it fails, their items are still in the outbox and
- * are sent again from the start (the partner answers them as duplicates). */
+ * savepoint of its own: one fsync for all of them (s_receipts_commit). The
+ * next batches leave after the commit. */
 void link_on_dealer(link_t *self)
 {
     store_t *st = self->d->store;
-    int grouped = 0;
     for (int i = 0; i < 256; i++) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
@@ -1102,16 +1140,13 @@ void link_on_dealer(link_t *self)
             zmq_msg_close(&msg);
             break;
         }
-        if (!grouped)
-            grouped = store_begin(st) == 0; /* else each receipt commits alone */
+        if (self->grouped && !store_in_transaction(st))
+            s_receipts_commit(self); /* SQLite rolled it back: resend */
+        if (!self->grouped)
+            self->grouped = store_begin(st) == 0; /* else each receipt commits alone */
         s_on_frame(self, zmq_msg_data(&msg), zmq_msg_size(&msg));
         zmq_msg_close(&msg);
     }
-    if (grouped && store_commit(st) != 0) {
-        log_error("STORE-RECEIPT", "partner %s: cannot record receipts: %s; their items go "
-                  "again", self->p.agency, store_errmsg(st));
-        store_rollback(st);
-        s_rewind(self);
-    }
+    s_receipts_commit(self);
     link_pump(self);
 }
