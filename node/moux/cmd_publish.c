@@ -106,8 +106,11 @@ static int s_flush(s_pub_t *s)
     int *lines = c->lines; /* the two line tables change places */
     c->lines = s->lines;
     s->lines = lines;
-    if (!req || !s->pending || !s->refused)
-        return cli_fail("out of memory");
+    if (!req || !s->pending || !s->refused) {
+        json_decref(req);
+        cli_fail("out of memory");
+        return -1; /* as when the node does not answer: stop reading */
+    }
     c->req = req;
     c->reply = NULL;
     c->n = n;
