@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct walckpt {
     sqlite3 *main;  /* the daemon's connection: its commits call s_on_commit */
@@ -15,6 +16,7 @@ struct walckpt {
     pthread_cond_t cv;
     int due, stop;
     unsigned long done;
+    time_t warned; /* the last WAL-CHECKPOINT-FAILED line: one a minute at most */
 };
 
 /* SQLite's WAL hook, on the committing thread after each commit. */
@@ -47,9 +49,12 @@ static void *s_run(void *arg)
         int log_pages = 0, copied = 0;
         int rc = sqlite3_wal_checkpoint_v2(self->own, NULL, SQLITE_CHECKPOINT_PASSIVE,
                                            &log_pages, &copied);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY) /* BUSY: another checkpoint runs */
-            log_warn("WAL-CHECKPOINT-FAILED", "%s (the next commit retries)",
+        time_t now = time(NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY && now - self->warned >= 60) {
+            self->warned = now; /* BUSY: another checkpoint runs */
+            log_warn("WAL-CHECKPOINT-FAILED", "%s (the next commits retry)",
                      sqlite3_errmsg(self->own));
+        }
         pthread_mutex_lock(&self->mu);
         self->done++;
         pthread_mutex_unlock(&self->mu);
@@ -61,6 +66,10 @@ walckpt_t *walckpt_start(store_t *st, char *err, size_t errlen)
 {
     sqlite3 *db = store_db(st);
     const char *path = sqlite3_db_filename(db, "main");
+    if (!sqlite3_threadsafe()) {
+        snprintf(err, errlen, "background checkpoints: this SQLite is built without threads");
+        return NULL;
+    }
     walckpt_t *self = calloc(1, sizeof *self);
     if (!self || !path) {
         snprintf(err, errlen, "background checkpoints: out of memory");
