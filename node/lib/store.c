@@ -156,6 +156,7 @@ static const char *s_sql[Q_COUNT] = {
 };
 
 #define STORE_NEST_MAX 4
+#define STORE_STMT_CACHE 32
 
 struct store {
     sqlite3 *db;
@@ -170,6 +171,12 @@ struct store {
     } undo[STORE_NEST_MAX];
     int depth; /* open transaction (1) and savepoints in it */
     int audit_off;
+    /* Statements prepared on first use (store_stmt), by their SQL text. */
+    struct {
+        char *sql;
+        sqlite3_stmt *st;
+    } cache[STORE_STMT_CACHE];
+    size_t n_cache;
 };
 
 const char *store_errmsg(store_t *self) { return sqlite3_errmsg(self->db); }
@@ -333,9 +340,36 @@ void store_destroy(store_t **self_p)
     store_t *self = *self_p;
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(self->q[i]);
+    for (size_t i = 0; i < self->n_cache; i++) {
+        sqlite3_finalize(self->cache[i].st);
+        free(self->cache[i].sql);
+    }
     sqlite3_close(self->db);
     free(self);
     *self_p = NULL;
+}
+
+sqlite3_stmt *store_stmt(store_t *self, const char *sql)
+{
+    for (size_t i = 0; i < self->n_cache; i++)
+        if (strcmp(self->cache[i].sql, sql) == 0) {
+            sqlite3_reset(self->cache[i].st);
+            sqlite3_clear_bindings(self->cache[i].st);
+            return self->cache[i].st;
+        }
+    if (self->n_cache == STORE_STMT_CACHE)
+        return NULL; /* a programming error: more hot statements than slots */
+    sqlite3_stmt *st = NULL;
+    char *copy = strdup(sql);
+    if (!copy || sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+                     SQLITE_OK) {
+        free(copy);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    self->cache[self->n_cache].sql = copy;
+    self->cache[self->n_cache++].st = st;
+    return st;
 }
 
 /* Resets a cached statement for reuse and returns it. */
@@ -367,13 +401,13 @@ static const char *s_col_text(sqlite3_stmt *st, int col)
 /* Runs sql with ?1 and ?2 bound to two integers. */
 static int s_exec_u64(store_t *self, const char *sql, uint64_t a, uint64_t b)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = store_stmt(self, sql);
+    if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)a);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)b);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -1332,8 +1366,8 @@ int store_receipt_put(store_t *self, int64_t pid, const Moux__ReceiptBody *body,
     static const char *sql =
         "INSERT OR IGNORE INTO receipt(pid, message_id, seq, received_ms, accepted, duplicate,"
         " rejected, body, signature) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)";
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = store_stmt(self, sql);
+    if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, pid);
     sqlite3_bind_blob(st, 2, body->message_id.data, (int)body->message_id.len, SQLITE_STATIC);
@@ -1345,7 +1379,7 @@ int store_receipt_put(store_t *self, int64_t pid, const Moux__ReceiptBody *body,
     sqlite3_bind_blob(st, 8, raw_body->data, (int)raw_body->len, SQLITE_STATIC);
     sqlite3_bind_blob(st, 9, sig->data, (int)sig->len, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 

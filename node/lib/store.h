@@ -44,6 +44,10 @@ void store_rollback(store_t *self);
  * it back by itself (a full disk, an I/O error) or a savepoint could not be
  * undone alone: an enclosing level's work is then gone too. */
 int store_in_transaction(store_t *self);
+/* A statement prepared once per store and kept (for the store's own modules,
+ * on paths taken per batch): reset, bindings cleared. Reset it again after
+ * use instead of finalising it. NULL if it does not prepare. */
+sqlite3_stmt *store_stmt(store_t *self, const char *sql);
 
 /* ---- partners ---- */
 typedef struct {

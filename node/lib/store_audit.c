@@ -28,15 +28,14 @@ void store_audit_source(store_t *self, merkle_source_t *src)
 
 int store_audit_size(store_t *self, uint64_t *size)
 {
-    sqlite3_stmt *q = NULL;
     *size = 0;
-    if (sqlite3_prepare_v2(store_db(self), "SELECT coalesce(max(idx) + 1, 0) FROM audit", -1, &q,
-                           NULL) != SQLITE_OK)
+    sqlite3_stmt *q = store_stmt(self, "SELECT coalesce(max(idx) + 1, 0) FROM audit");
+    if (!q)
         return -1;
     int rc = sqlite3_step(q) == SQLITE_ROW ? 0 : -1;
     if (rc == 0)
         *size = (uint64_t)sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
+    sqlite3_reset(q);
     return rc;
 }
 
@@ -156,10 +155,8 @@ static int s_append(store_t *self, const char *kind, const char *partner, const 
     if (!entry || (detail_json && !dj))
         goto out;
     merkle_leaf_hash((const uint8_t *)entry, strlen(entry), leaf);
-    if (sqlite3_prepare_v2(store_db(self),
-                           "INSERT INTO audit(idx, ts_ms, kind, partner, subject, reason, detail,"
-                           " entry, leaf) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (!(q = store_stmt(self, "INSERT INTO audit(idx, ts_ms, kind, partner, subject, reason,"
+                               " detail, entry, leaf) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")))
         goto out;
     sqlite3_bind_int64(q, 1, (sqlite3_int64)idx);
     sqlite3_bind_int64(q, 2, (sqlite3_int64)ts);
@@ -176,7 +173,8 @@ static int s_append(store_t *self, const char *kind, const char *partner, const 
             *index = idx;
     }
 out:
-    sqlite3_finalize(q);
+    if (q)
+        sqlite3_reset(q);
     free(entry);
     free(dj);
     return rc;

@@ -140,8 +140,8 @@ int store_mou_list(store_t *self, store_mou_t **out, size_t *n)
 static int s_exec(store_t *self, const char *sql, const unsigned char hash[32], const char *t2,
                   const char *t3, int64_t i4)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(store_db(self), sql, -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = store_stmt(self, sql);
+    if (!st)
         return -1;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
     if (t2)
@@ -150,7 +150,7 @@ static int s_exec(store_t *self, const char *sql, const unsigned char hash[32], 
         sqlite3_bind_text(st, 3, t3, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, i4);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -247,10 +247,10 @@ int store_mou_counts(store_t *self, const unsigned char hash[32],
 int store_mou_daily_get(store_t *self, const unsigned char hash[32], const char *dir,
                         uint64_t day, uint64_t *n)
 {
-    sqlite3_stmt *st = NULL;
     *n = 0;
-    if (sqlite3_prepare_v2(store_db(self), "SELECT n FROM mou_daily WHERE hash = ?1 AND dir = ?2"
-                                           " AND day = ?3", -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = store_stmt(self, "SELECT n FROM mou_daily WHERE hash = ?1 AND dir = ?2"
+                                        " AND day = ?3");
+    if (!st)
         return -1;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, dir, -1, SQLITE_STATIC);
@@ -258,25 +258,24 @@ int store_mou_daily_get(store_t *self, const unsigned char hash[32], const char 
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *n = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 int store_mou_daily_add(store_t *self, const unsigned char hash[32], const char *dir,
                         uint64_t day, uint64_t n)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(store_db(self),
-                           "INSERT INTO mou_daily(hash, dir, day, n) VALUES(?1, ?2, ?3, ?4)"
-                           " ON CONFLICT(hash, dir, day) DO UPDATE SET n = n + excluded.n",
-                           -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = store_stmt(self,
+                                  "INSERT INTO mou_daily(hash, dir, day, n) VALUES(?1, ?2, ?3, ?4)"
+                                  " ON CONFLICT(hash, dir, day) DO UPDATE SET n = n + excluded.n");
+    if (!st)
         return -1;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, dir, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)day);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)n);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
