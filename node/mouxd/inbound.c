@@ -48,6 +48,7 @@ typedef struct {
     size_t len;
     link_t *link;
     uint64_t rx_seq; /* a stored batch: the link's highest sequence after the commit */
+    size_t items, refused; /* and what it held, for BATCH-RECEIVED */
 } s_answer_t;
 
 typedef struct {
@@ -81,17 +82,25 @@ static void s_send(daemon_t *d, const char *agency, const void *route, size_t ro
                  agency, zmq_strerror(zmq_errno()));
 }
 
+/* Once a stored batch is on disk: the link's high mark, and the log line. */
+static void s_stored(link_t *link, uint64_t seq, size_t items, size_t refused)
+{
+    link_set_rx_high(link, seq);
+    log_info("BATCH-RECEIVED", "partner %s: seq %llu, %zu items, %zu refused",
+             link_partner(link)->agency, (unsigned long long)seq, items, refused);
+}
+
 /* Answers now, or after the group's commit when one is open. rx_seq: the
- * sequence of a batch just stored, which the link's high mark takes once
- * it is on disk. */
-static void s_answer(s_ctx_t *c, const uint8_t *frame, size_t len, uint64_t rx_seq)
+ * sequence of a batch just stored (0: none), with its items and refusals. */
+static void s_answer(s_ctx_t *c, const uint8_t *frame, size_t len, uint64_t rx_seq,
+                     size_t items, size_t refused)
 {
     s_group_t *g = c->group;
     size_t rlen = zmq_msg_size(c->route);
     if (!g || !g->open) {
-        if (rx_seq)
-            link_set_rx_high(c->link, rx_seq);
         s_send(c->d, c->p->agency, zmq_msg_data(c->route), rlen, frame, len);
+        if (rx_seq)
+            s_stored(c->link, rx_seq, items, refused);
         return;
     }
     s_answer_t *a = g->n < GROUP_BATCHES && rlen <= ROUTE_MAX ? &g->a[g->n] : NULL;
@@ -105,10 +114,15 @@ static void s_answer(s_ctx_t *c, const uint8_t *frame, size_t len, uint64_t rx_s
     a->len = len;
     a->link = c->link;
     a->rx_seq = rx_seq;
+    a->items = items;
+    a->refused = refused;
     g->n++;
 }
 
-static void s_reply(s_ctx_t *c, const uint8_t *frame, size_t len) { s_answer(c, frame, len, 0); }
+static void s_reply(s_ctx_t *c, const uint8_t *frame, size_t len)
+{
+    s_answer(c, frame, len, 0, 0, 0);
+}
 
 /* Commits the group, then sends its answers; on a failed commit, drops
  * them: nothing they stated is stored, and the senders retry. */
@@ -129,9 +143,9 @@ static void s_group_close(daemon_t *d, s_group_t *g)
     for (size_t i = 0; i < g->n; i++) {
         s_answer_t *a = &g->a[i];
         if (ok) {
-            if (a->rx_seq)
-                link_set_rx_high(a->link, a->rx_seq);
             s_send(d, link_partner(a->link)->agency, a->route, a->route_len, a->frame, a->len);
+            if (a->rx_seq)
+                s_stored(a->link, a->rx_seq, a->items, a->refused);
         }
         free(a->frame);
     }
@@ -359,9 +373,7 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
          store_partner_set_rx_high(d->store, c->p->pid, h->sequence) != 0) ||
         store_commit(d->store) != 0)
         goto fail;
-    log_info("BATCH-RECEIVED", "partner %s: seq %llu, %zu items, %zu refused", c->p->agency,
-             (unsigned long long)h->sequence, n, refused);
-    s_answer(c, frame, flen, h->sequence);
+    s_answer(c, frame, flen, h->sequence, n, refused); /* logged once on disk */
     goto out;
 fail:
     log_error("STORE-FAILED", "partner %s: batch seq %llu not stored, not receipted: %s",
