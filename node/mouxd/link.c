@@ -65,6 +65,7 @@ struct link {
     unsigned char *tx_key, *rx_key; /* sodium_malloc */
     int up;
     int dialling;            /* a connect or CURVE handshake is under way */
+    uint64_t dial_ms;        /* monotonic: when it began */
     int grouped;             /* link_on_dealer's receipt transaction is open */
     int redial_logged;       /* LINK-REDIAL said once per outage */
     uint64_t redialled_ms;   /* monotonic: the last link_heard redial */
@@ -186,21 +187,27 @@ void link_heard(link_t *self)
 {
     uint64_t now = mono_ms();
     /* Only while ours waits out the reconnect back-off: a connect or a
-     * handshake under way is left to finish. */
-    if (self->up || self->dialling || !self->dealer || now - self->redialled_ms < 1000)
+     * handshake under way is left to finish, unless it has hung for 3 s (a
+     * SYN to a host that was down backs off for up to two minutes). */
+    int busy = self->dialling && now - self->dial_ms < 3000;
+    if (self->up || busy || !self->dealer || now - self->redialled_ms < 1000)
         return;
     /* The partner is back (its own link reached us): dial now, so its
      * backlog starts at once. At most once a second, whatever it sends. */
-    self->redialled_ms = now;
+    self->redialled_ms = self->dial_ms = now;
     self->dialling = 1; /* until the monitor says how it went */
     if (!self->redial_logged)
         log_info("LINK-REDIAL", "partner %s reached us while our link was down: dialling %s now",
                  self->p.agency, self->p.endpoint);
     self->redial_logged = 1;
     zmq_disconnect(self->dealer, self->p.endpoint);
-    if (zmq_connect(self->dealer, self->p.endpoint) != 0)
-        log_warn("LINK-REDIAL", "partner %s: cannot dial %s: %s", self->p.agency,
-                 self->p.endpoint, zmq_strerror(zmq_errno()));
+    if (zmq_connect(self->dealer, self->p.endpoint) != 0) {
+        /* The endpoint is gone from the socket: build the link anew. */
+        self->dialling = 0;
+        self->rebuild = 1;
+        log_warn("LINK-REDIAL", "partner %s: cannot dial %s: %s; the link is rebuilt",
+                 self->p.agency, self->p.endpoint, zmq_strerror(zmq_errno()));
+    }
 }
 
 void link_set_rx_high(link_t *self, uint64_t seq)
@@ -362,6 +369,8 @@ void link_on_monitor(link_t *self)
         zmq_msg_recv(&addr, self->monitor, ZMQ_DONTWAIT);
         zmq_msg_close(&addr);
         if (event == ZMQ_EVENT_CONNECT_DELAYED || event == ZMQ_EVENT_CONNECTED) {
+            if (!self->dialling)
+                self->dial_ms = mono_ms();
             self->dialling = 1;
             continue;
         }
