@@ -62,11 +62,17 @@ static int s_collect(s_pub_t *s)
     size_t n = c->n;
     if (!reply)
         return -1;
-    json_t *results = json_object_get(reply, "results");
+    /* A summary (file runs) counts the new items and lists the others by
+     * index; a full answer lists every item. */
+    json_t *counts = json_object_get(reply, "counts");
+    json_t *results = json_object_get(reply, counts ? "others" : "results");
+    if (counts)
+        s->n_new += (size_t)json_integer_value(json_object_get(counts, "new"));
     for (size_t i = 0; i < json_array_size(results); i++) {
         json_t *r = json_array_get(results, i);
         const char *st = json_string_value(json_object_get(r, "status"));
-        if (!st)
+        json_int_t at = counts ? json_integer_value(json_object_get(r, "index")) : (json_int_t)i;
+        if (!st || at < 0 || (size_t)at >= n)
             continue;
         if (strcmp(st, "new") == 0)
             s->n_new++;
@@ -76,8 +82,8 @@ static int s_collect(s_pub_t *s)
             s->n_unchanged++;
         else {
             s->n_refused++;
-            fprintf(stderr, "moux: %s:%d: refused by the node: %s\n", s->source, c->lines[i],
-                    json_string_value(json_object_get(r, "reason")));
+            fprintf(stderr, "moux: %s:%d: refused by the node: %s\n", s->source,
+                    c->lines[at], json_string_value(json_object_get(r, "reason")));
         }
         if (n == 1 && !s->progress && json_object_get(r, "id"))
             printf("%s %s\n", json_string_value(json_object_get(r, "id")), st);
@@ -99,8 +105,8 @@ static int s_flush(s_pub_t *s)
     if (s_collect(s) != 0)
         return -1;
     s_call_t *c = &s->call;
-    json_t *req = json_pack("{s:s, s:o, s:o}", "cmd", "publish", "items", s->pending, "refused",
-                            s->refused);
+    json_t *req = json_pack("{s:s, s:o, s:o, s:b}", "cmd", "publish", "items", s->pending,
+                            "refused", s->refused, "summary", s->progress);
     s->pending = json_array();
     s->refused = json_array();
     int *lines = c->lines; /* the two line tables change places */

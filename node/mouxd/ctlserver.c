@@ -278,6 +278,31 @@ static void s_item_free(publish_item_t *it)
     free(it->ind.labels);
 }
 
+/* A large request's answer: counts by status, and only the items not
+ * stored new, by their index (what a file's publisher reports). */
+static json_t *s_publish_summary(const publish_item_t *items, size_t n)
+{
+    json_t *others = json_array();
+    json_int_t n_new = 0, n_updated = 0, n_unchanged = 0, n_refused = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *st = items[i].status;
+        if (strcmp(st, "new") == 0) {
+            n_new++;
+            continue;
+        }
+        strcmp(st, "updated") == 0     ? n_updated++
+        : strcmp(st, "unchanged") == 0 ? n_unchanged++
+                                       : n_refused++;
+        json_t *r = json_pack("{s:I, s:s}", "index", (json_int_t)i, "status", st);
+        if (items[i].reason)
+            json_object_set_new(r, "reason", json_string(items[i].reason));
+        json_array_append_new(others, r);
+    }
+    return json_pack("{s:b, s:{s:I, s:I, s:I, s:I}, s:o}", "ok", 1, "counts", "new", n_new,
+                     "updated", n_updated, "unchanged", n_unchanged, "refused", n_refused,
+                     "others", others);
+}
+
 static json_t *s_publish_results(const publish_item_t *items, size_t n)
 {
     json_t *results = json_array();
@@ -320,7 +345,8 @@ static json_t *s_publish(daemon_t *d, json_t *req)
         goto out;
     }
     s_record_refusals(d, req, items, n);
-    reply = s_publish_results(items, n);
+    reply = json_is_true(json_object_get(req, "summary")) ? s_publish_summary(items, n)
+                                                           : s_publish_results(items, n);
 out:
     for (size_t i = 0; items && i < n; i++)
         s_item_free(&items[i]);

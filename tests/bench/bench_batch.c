@@ -10,7 +10,7 @@
  *             daemon_publish does for one control request)
  *   json      the control-socket JSON of one 5000-item publish request:
  *             the CLI's json_pack + json_dumps, the daemon's json_loadb,
- *             json_unpack, normalise and pattern, and the reply
+ *             json_unpack, normalise and pattern, and the summary reply
  *   sender    outbox fetch, size check, pack, seal (sign + encrypt + hash)
  *   receiver  frame unpack, open (decrypt + verify), payload unpack, item
  *             checks + MOU policy + store_put_received, receipt seal,
@@ -139,7 +139,8 @@ int main(int argc, char **argv)
                                                    src[i]->type, "value", src[i]->value, "tlp",
                                                    "amber", "confidence", (json_int_t)50,
                                                    "valid_until_ms", (json_int_t)0));
-        json_t *req = json_pack("{s:s, s:o, s:[]}", "cmd", "publish", "items", items, "refused");
+        json_t *req = json_pack("{s:s, s:o, s:[], s:b}", "cmd", "publish", "items", items,
+                                "refused", "summary", 1);
         char *text = json_dumps(req, JSON_COMPACT);
         json_decref(req);
         json_error_t jerr;
@@ -147,7 +148,7 @@ int main(int argc, char **argv)
         free(text);
         json_t *arr = json_object_get(got, "items"), *o;
         size_t i;
-        json_t *results = json_array();
+        json_int_t n_new = 0;
         json_array_foreach(arr, i, o) {
             const char *type = NULL, *val = NULL, *tlp = "amber", *why = NULL;
             json_int_t conf = 50, until = 0;
@@ -158,11 +159,11 @@ int main(int argc, char **argv)
             ind_type_parse(type, &t);
             ind_normalise(t, val, norm, sizeof norm, &why);
             ind_pattern(t, norm, pattern, sizeof pattern);
-            json_t *r = json_pack("{s:s}", "status", "new");
-            json_object_set_new(r, "id", json_string(src[lo + i]->id));
-            json_array_append_new(results, r);
+            n_new++;
         }
-        json_t *reply = json_pack("{s:b, s:o}", "ok", 1, "results", results);
+        /* the summary answer a file's publish asks for: all new, no others */
+        json_t *reply = json_pack("{s:b, s:{s:I, s:i, s:i, s:i}, s:[]}", "ok", 1, "counts", "new",
+                                  n_new, "updated", 0, "unchanged", 0, "refused", 0, "others");
         text = json_dumps(reply, JSON_COMPACT);
         json_decref(reply);
         json_decref(got);
