@@ -81,6 +81,16 @@ done
 [ "$(sqlite3 "$WORK/a/store.db" "select count(*) from event where kind='publish-refused' and detail like '%bad.csv:_'")" = 4 ] \
     || fail "refused publish lines not recorded in the node's event table"
 expect_fail "confidence" "$MOUX" publish -d "$WORK/a" --type ipv4-addr --value 192.0.2.2 --confidence 101
+# A file's publish gets a summary answer from the node (counts, and only the
+# items not stored new): the same lines again are unchanged, a new TLP is an
+# update, a new line is new.
+printf 'ipv4-addr,192.0.2.1
+domain-name,ok.example.com,green
+ipv4-addr,192.0.2.3
+' > "$WORK/again.csv"
+out=$("$MOUX" publish -d "$WORK/a" --file "$WORK/again.csv" 2>&1) || fail "republish failed: $out"
+grep -qF "published 3: 1 new, 1 updated, 1 unchanged, 0 refused" <<<"$out" \
+    || fail "summary counts wrong: $out"
 
 # The partner and an MOU with it, added while the node runs, are picked up
 # (control "reload"); SIGHUP too. What was published before the MOU stays
