@@ -1,28 +1,19 @@
 #include "ctlclient.h"
 #include "config.h"
+#include "nodelock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 #include <zmq.h>
 
 int ctl_running(const char *dir)
 {
-    /* mouxd holds an exclusive lock on mouxd.lock for as long as it runs; a
-     * control.sock left behind by a crash proves nothing. */
-    char path[PATH_MAX_MOUX + 32];
-    if (node_path(dir, "mouxd.lock", path, sizeof path) != 0)
-        return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    int running = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    close(fd);
-    return running;
+    /* A control.sock left behind by a crash proves nothing; the lock does. */
+    return nodelock_held(dir);
 }
 
 json_t *ctl_call(const char *dir, json_t *req, int timeout_ms, char *err, size_t errlen)

@@ -4,6 +4,7 @@
 #include "stix.h"
 #include "retention.h"
 #include "log.h"
+#include "nodelock.h"
 #include "policy.h"
 #include "util.h"
 
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -38,24 +38,6 @@ static void s_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-}
-
-/* One mouxd per node directory. */
-static int s_lock(daemon_t *d, char *err, size_t errlen)
-{
-    char path[PATH_MAX_MOUX + 16];
-    node_path(d->cfg.dir, "mouxd.lock", path, sizeof path);
-    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(err, errlen, "%s: %s", path,
-                 errno == EWOULDBLOCK ? "another mouxd is running on this node" : strerror(errno));
-        return -1;
-    }
-    char pid[32];
-    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(d->lock_fd, 0) != 0 || write(d->lock_fd, pid, (size_t)n) != n)
-        log_warn("LOCK-PID", "%s: cannot record pid", path);
-    return 0;
 }
 
 int zsock_set_int(void *sock, int option, int value)
@@ -176,7 +158,7 @@ int daemon_init(daemon_t *d, const char *dir, char *err, size_t errlen)
     memset(d, 0, sizeof *d);
     d->lock_fd = -1;
     d->started_ms = now_ms();
-    if (config_load(dir, &d->cfg, err, errlen) != 0 || s_lock(d, err, errlen) != 0)
+    if (config_load(dir, &d->cfg, err, errlen) != 0 || (d->lock_fd = nodelock_acquire(dir, err, errlen)) < 0)
         return -1;
     log_set_level(strcmp(d->cfg.log_level, "debug") == 0 ? LOG_LVL_DEBUG
                   : strcmp(d->cfg.log_level, "warn") == 0 ? LOG_LVL_WARN

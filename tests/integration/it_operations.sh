@@ -69,7 +69,7 @@ chmod 0600 "$WORK/a/keys/sign.sec"
 echo $apid > "$WORK/a/mouxd.pid"
 wait_for 5 "daemon a up" \
     '"$MOUX" status -d "$WORK/a" --json'
-expect_fail "another mouxd is running" "$MOUXD" -d "$WORK/a"
+expect_fail "another mouxd \\(pid $apid\\) is running" "$MOUXD" -d "$WORK/a"
 
 # Bad publish input is refused by line number; the good lines still go in.
 printf 'ipv4-addr,192.0.2.1\nipv4-addr,192.0.2.300\nfile:md5,abc\nnot-a-type,x\nurl,"unterminated\ndomain-name,ok.example.com,amber\n' > "$WORK/bad.csv"
