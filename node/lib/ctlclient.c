@@ -18,6 +18,12 @@ int ctl_running(const char *dir)
 
 json_t *ctl_call(const char *dir, json_t *req, int timeout_ms, char *err, size_t errlen)
 {
+    return ctl_call_body(dir, req, NULL, 0, timeout_ms, err, errlen);
+}
+
+json_t *ctl_call_body(const char *dir, json_t *req, const void *body, size_t body_len,
+                      int timeout_ms, char *err, size_t errlen)
+{
     if (!ctl_running(dir)) {
         snprintf(err, errlen, "the node in %s is not running (no control socket); start it "
                               "with: mouxd -d %s", dir, dir);
@@ -37,7 +43,9 @@ json_t *ctl_call(const char *dir, json_t *req, int timeout_ms, char *err, size_t
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
     zmq_setsockopt(sock, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
-    if (zmq_connect(sock, ep) != 0 || zmq_send(sock, text, strlen(text), 0) < 0) {
+    if (zmq_connect(sock, ep) != 0 ||
+        zmq_send(sock, text, strlen(text), body ? ZMQ_SNDMORE : 0) < 0 ||
+        (body && zmq_send(sock, body, body_len, 0) < 0)) {
         snprintf(err, errlen, "%s: %s", ep, zmq_strerror(zmq_errno()));
         goto out;
     }

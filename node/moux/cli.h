@@ -83,6 +83,9 @@ int cli_dispatch(const char *group, const cli_sub_t *subs, size_t n, int argc, c
 void cli_print_counts(const json_t *counts, int indent);
 /* Sends a control request; prints errors; the reply is owned by the caller. */
 json_t *cli_call(const char *dir, json_t *req, int timeout_ms);
+/* The same with a second, binary frame (ctl_call_body). */
+json_t *cli_call_body(const char *dir, json_t *req, const void *body, size_t body_len,
+                      int timeout_ms);
 
 /* "--days N" (1-366) or "--until TIME" (a minute to 366 days from now)
  * into the end of a certificate's validity. 0, or 1 after saying why. */

@@ -37,8 +37,14 @@ int cli_config(const char *dir, config_t *cfg)
 
 json_t *cli_call(const char *dir, json_t *req, int timeout_ms)
 {
+    return cli_call_body(dir, req, NULL, 0, timeout_ms);
+}
+
+json_t *cli_call_body(const char *dir, json_t *req, const void *body, size_t body_len,
+                      int timeout_ms)
+{
     char err[512];
-    json_t *reply = ctl_call(dir, req, timeout_ms, err, sizeof err);
+    json_t *reply = ctl_call_body(dir, req, body, body_len, timeout_ms, err, sizeof err);
     if (!reply) {
         cli_fail("%s", err);
         return NULL;

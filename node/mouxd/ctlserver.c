@@ -1,10 +1,13 @@
 /* The control socket: a REP socket at ipc://DIR/control.sock (owner only,
- * srwx------, in a 0700 directory) serving the moux CLI. One JSON object per request and per
- * reply; docs/OPERATING.md lists the commands. */
+ * srwx------, in a 0700 directory) serving the moux CLI. One JSON object per
+ * reply; a request is one JSON object, and for "publish" optionally a second
+ * frame with the items as a protobuf Batch. docs/OPERATING.md lists the
+ * commands. */
 #include "daemon.h"
 #include "retention.h"
 #include "stix.h"
 #include "log.h"
+#include "pbbudget.h"
 #include "policy.h"
 #include "util.h"
 
@@ -19,6 +22,9 @@
 
 #define CTL_MAX_REQUEST (32 * 1024 * 1024)
 #define CTL_MAX_ITEMS 10000 /* the CLI sends 5000 at a time */
+/* Decoding budget for a binary publish frame: 10000 items of the longest
+ * value and 16 labels each fit with room to spare. */
+#define CTL_PB_BUDGET (2u * CTL_MAX_REQUEST)
 
 int ctl_start(daemon_t *d, char *err, size_t errlen)
 {
@@ -210,49 +216,34 @@ static void s_record_refusals(daemon_t *d, json_t *req, const publish_item_t *it
         log_info("PUBLISH-REFUSED", "%zu input(s) refused in one publish request", total);
 }
 
-/* The optional "labels" array of a publish item, allocated into ind. */
-static const char *s_labels_from_json(json_t *arr, Moux__Indicator *ind)
+/* Appends one label to ind (its array allocated for n_max); NULL or the
+ * reason. */
+static const char *s_label_add(Moux__Indicator *ind, size_t n_max, const char *s)
 {
-    size_t n = json_array_size(arr), i;
-    json_t *l;
-    if (!arr)
-        return NULL;
-    if (!json_is_array(arr) || n > IND_LABELS_MAX)
-        return "labels must be an array of at most 16 labels";
-    ind->labels = calloc(n ? n : 1, sizeof *ind->labels);
-    if (!ind->labels)
+    if (!ind->labels && !(ind->labels = calloc(n_max ? n_max : 1, sizeof *ind->labels)))
         return "out of memory";
-    json_array_foreach(arr, i, l) {
-        const char *s = json_string_value(l);
-        if (!ind_label_valid(s))
-            return "a label must be 1-64 printable characters without a comma";
-        if (!(ind->labels[ind->n_labels++] = strdup(s)))
-            return "out of memory";
-    }
+    if (!ind_label_valid(s))
+        return "a label must be 1-64 printable characters without a comma";
+    if (!(ind->labels[ind->n_labels++] = strdup(s)))
+        return "out of memory";
     return NULL;
 }
 
-/* Fills one publish item from its JSON object (value and pattern are
- * allocated to size: free them with s_item_free); NULL or the reason. */
-static const char *s_item_from_json(json_t *o, publish_item_t *it, char *scratch_value,
-                                    char *scratch_pattern)
+/* Checks the fields every publish item has, however the request carried
+ * them, and fills it (value and pattern allocated to size: free them with
+ * s_item_free); NULL or the reason. */
+static const char *s_item_fill(publish_item_t *it, const char *type, const char *val,
+                               tlp_t level, uint64_t conf, uint64_t until, char *scratch_value,
+                               char *scratch_pattern)
 {
-    const char *type = NULL, *val = NULL, *tlp = "amber";
-    json_int_t conf = 50, until = 0;
-    if (json_unpack(o, "{s:s, s:s, s?s, s?I, s?I}", "type", &type, "value", &val, "tlp", &tlp,
-                    "confidence", &conf, "valid_until_ms", &until) != 0)
-        return "item needs string \"type\" and \"value\"";
     ind_type_t t;
-    tlp_t level;
     const char *why = NULL;
     if (ind_type_parse(type, &t) != 0)
         return "unknown indicator type";
-    if (tlp_parse(tlp, &level) != 0)
-        return "unknown TLP";
-    if (conf < 0 || conf > 100)
+    if (conf > 100)
         return "confidence must be 0-100";
-    if (until < 0)
-        return "valid_until_ms must not be negative";
+    if (until > INT64_MAX)
+        return "valid_until_ms out of range";
     if (ind_normalise(t, val, scratch_value, IND_VALUE_MAX + 1, &why) != 0)
         return why;
     if (ind_pattern(t, scratch_value, scratch_pattern, IND_PATTERN_MAX + 1) != 0)
@@ -265,8 +256,63 @@ static const char *s_item_from_json(json_t *o, publish_item_t *it, char *scratch
         return "out of memory";
     it->ind.tlp = (Moux__Tlp)level;
     it->ind.confidence = (uint32_t)conf;
-    it->ind.valid_until_ms = (uint64_t)until;
-    return s_labels_from_json(json_object_get(o, "labels"), &it->ind);
+    it->ind.valid_until_ms = until;
+    return NULL;
+}
+
+/* One publish item from its JSON object; NULL or the reason. */
+static const char *s_item_from_json(json_t *o, publish_item_t *it, char *scratch_value,
+                                    char *scratch_pattern)
+{
+    const char *type = NULL, *val = NULL, *tlp = "amber", *why;
+    json_int_t conf = 50, until = 0;
+    tlp_t level;
+    if (json_unpack(o, "{s:s, s:s, s?s, s?I, s?I}", "type", &type, "value", &val, "tlp", &tlp,
+                    "confidence", &conf, "valid_until_ms", &until) != 0)
+        return "item needs string \"type\" and \"value\"";
+    if (tlp_parse(tlp, &level) != 0)
+        return "unknown TLP";
+    if (conf < 0)
+        return "confidence must be 0-100";
+    if (until < 0)
+        return "valid_until_ms must not be negative";
+    if ((why = s_item_fill(it, type, val, level, (uint64_t)conf, (uint64_t)until, scratch_value,
+                           scratch_pattern)) != NULL)
+        return why;
+    json_t *arr = json_object_get(o, "labels"), *l;
+    size_t i;
+    if (!arr)
+        return NULL;
+    if (!json_is_array(arr) || json_array_size(arr) > IND_LABELS_MAX)
+        return "labels must be an array of at most 16 labels";
+    json_array_foreach(arr, i, l) {
+        if ((why = s_label_add(&it->ind, json_array_size(arr), json_string_value(l))) != NULL)
+            return why;
+    }
+    return NULL;
+}
+
+/* One publish item from a binary request's Indicator: the fields a
+ * publisher chooses, nothing the node assigns; NULL or the reason. */
+static const char *s_item_from_pb(const Moux__Indicator *in, publish_item_t *it,
+                                  char *scratch_value, char *scratch_pattern)
+{
+    const char *why;
+    if (in->id[0] || in->created_ms || in->modified_ms || in->valid_from_ms || in->origin[0] ||
+        in->n_hops || in->revoked || in->pattern[0])
+        return "id, pattern, origin, hops, revoked, created_ms, modified_ms and valid_from_ms "
+               "are the node's to set";
+    if ((unsigned)in->tlp > MOUX__TLP__TLP_RED)
+        return "unknown TLP";
+    if (in->n_labels > IND_LABELS_MAX)
+        return "labels must be an array of at most 16 labels";
+    if ((why = s_item_fill(it, in->type, in->value, (tlp_t)in->tlp, in->confidence,
+                           in->valid_until_ms, scratch_value, scratch_pattern)) != NULL)
+        return why;
+    for (size_t i = 0; i < in->n_labels; i++)
+        if ((why = s_label_add(&it->ind, in->n_labels, in->labels[i])) != NULL)
+            return why;
+    return NULL;
 }
 
 static void s_item_free(publish_item_t *it)
@@ -317,24 +363,47 @@ static json_t *s_publish_results(const publish_item_t *items, size_t n)
     return json_pack("{s:b, s:o}", "ok", 1, "results", results);
 }
 
-static json_t *s_publish(daemon_t *d, json_t *req)
+/* Control "publish": the items come as JSON in "items", or as a protobuf
+ * Batch in the request's second frame (body), which costs a fraction of
+ * the JSON to build and to read. */
+static json_t *s_publish(daemon_t *d, json_t *req, zmq_msg_t *body)
 {
     json_t *arr = json_object_get(req, "items");
-    if (!json_is_array(arr))
-        return s_error("publish needs an \"items\" array");
-    size_t n = json_array_size(arr);
-    if (n > CTL_MAX_ITEMS)
-        return s_error("too many items in one request (max 10000)");
-    publish_item_t *items = calloc(n ? n : 1, sizeof *items);
-    char *value = malloc(IND_VALUE_MAX + 1), *pattern = malloc(IND_PATTERN_MAX + 1);
+    Moux__Batch *batch = NULL;
+    pbbudget_t budget;
+    size_t n;
+    if (body && arr)
+        return s_error("publish takes its items from \"items\" or from a second frame, not both");
+    if (body) {
+        pbbudget_init(&budget, CTL_PB_BUDGET);
+        batch = moux__batch__unpack(&budget.allocator, zmq_msg_size(body), zmq_msg_data(body));
+        if (!batch)
+            return s_error("the second frame is not a protobuf Batch (malformed, or over the "
+                           "%u MiB decoding budget)", CTL_PB_BUDGET >> 20);
+        n = batch->n_items;
+    } else if (json_is_array(arr)) {
+        n = json_array_size(arr);
+    } else {
+        return s_error("publish needs an \"items\" array, or a second frame");
+    }
+    publish_item_t *items = NULL;
+    char *value = NULL, *pattern = NULL;
     json_t *reply = NULL;
+    if (n > CTL_MAX_ITEMS) {
+        reply = s_error("too many items in one request (max 10000)");
+        goto out;
+    }
+    items = calloc(n ? n : 1, sizeof *items);
+    value = malloc(IND_VALUE_MAX + 1);
+    pattern = malloc(IND_PATTERN_MAX + 1);
     if (!items || !value || !pattern) {
         reply = s_error("out of memory");
         goto out;
     }
     /* Refused items are reported; the valid ones still go in. */
     for (size_t i = 0; i < n; i++) {
-        const char *why = s_item_from_json(json_array_get(arr, i), &items[i], value, pattern);
+        const char *why = batch ? s_item_from_pb(batch->items[i], &items[i], value, pattern)
+                                : s_item_from_json(json_array_get(arr, i), &items[i], value, pattern);
         if (why) {
             items[i].status = "refused";
             items[i].reason = why;
@@ -353,6 +422,8 @@ out:
     free(items);
     free(value);
     free(pattern);
+    if (batch)
+        moux__batch__free_unpacked(batch, &budget.allocator);
     return reply;
 }
 
@@ -433,15 +504,17 @@ out:
     return reply;
 }
 
-static json_t *s_dispatch(daemon_t *d, json_t *req)
+static json_t *s_dispatch(daemon_t *d, json_t *req, zmq_msg_t *body)
 {
     const char *cmd = json_string_value(json_object_get(req, "cmd"));
     if (!cmd)
         return s_error("request needs a \"cmd\"");
+    if (strcmp(cmd, "publish") == 0)
+        return s_publish(d, req, body);
+    if (body)
+        return s_error("\"%s\" takes no second frame", cmd);
     if (strcmp(cmd, "status") == 0)
         return s_status(d);
-    if (strcmp(cmd, "publish") == 0)
-        return s_publish(d, req);
     if (strcmp(cmd, "publish-stix") == 0)
         return s_publish_stix(d, req);
     if (strcmp(cmd, "withdraw") == 0) {
@@ -493,16 +566,29 @@ static json_t *s_dispatch(daemon_t *d, json_t *req)
 
 void ctl_on_request(daemon_t *d)
 {
-    zmq_msg_t msg;
+    zmq_msg_t msg, body;
     zmq_msg_init(&msg);
+    zmq_msg_init(&body);
     if (zmq_msg_recv(&msg, d->ctl, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&msg);
         return;
     }
+    /* At most two frames; a REP socket must take them all before it answers. */
+    int frames = 1;
+    for (int more = zmq_msg_more(&msg); more; frames++) {
+        zmq_msg_close(&body);
+        zmq_msg_init(&body);
+        if (zmq_msg_recv(&body, d->ctl, 0) < 0)
+            break;
+        more = zmq_msg_more(&body);
+    }
     json_error_t jerr;
     json_t *req = json_loadb(zmq_msg_data(&msg), zmq_msg_size(&msg), 0, &jerr);
     zmq_msg_close(&msg);
-    json_t *reply = req ? s_dispatch(d, req) : s_error("request is not JSON: %s", jerr.text);
+    json_t *reply = frames > 2 ? s_error("a request has at most two frames, not %d", frames)
+                    : req      ? s_dispatch(d, req, frames == 2 ? &body : NULL)
+                               : s_error("request is not JSON: %s", jerr.text);
+    zmq_msg_close(&body);
     char *text = json_dumps(reply, JSON_COMPACT);
     if (!text || zmq_send(d->ctl, text, strlen(text), 0) < 0)
         log_error("CTL-REPLY", "cannot answer control request: %s", zmq_strerror(zmq_errno()));

@@ -92,6 +92,34 @@ out=$("$MOUX" publish -d "$WORK/a" --file "$WORK/again.csv" 2>&1) || fail "repub
 grep -qF "published 3: 1 new, 1 updated, 1 unchanged, 0 refused" <<<"$out" \
     || fail "summary counts wrong: $out"
 
+# Items in a binary second frame (a protobuf Batch, as moux publish sends
+# them) are checked like JSON ones; what the node assigns may not be set;
+# malformed or misplaced frames are refused by name.
+CTL=$MOUX_BIN/mouxctl
+ctl_expect() { # ctl_expect JQ_TEST WHAT ARGS...: the answer must pass JQ_TEST
+    local test=$1 what=$2 out; shift 2
+    out=$("$CTL" "$WORK/a" "$@") || fail "$what: no answer"
+    jq -e "$test" <<<"$out" >/dev/null || fail "$what: unexpected answer: $out"
+}
+ctl_expect '(.results | map(.status)) == ["new", "refused", "refused", "refused"]
+            and (.results[1].reason | test("node.s to set"))
+            and (.results[2].reason == "unknown TLP")
+            and (.results[3].reason | test("not an IPv4 address"))' "binary publish" \
+    '{"cmd":"publish"}' --items-pb '[{"type":"ipv4-addr","value":"198.51.100.7","tlp":1,"confidence":80,"labels":["pb"]},
+        {"type":"ipv4-addr","value":"198.51.100.8","id":"indicator--00000000-0000-4000-8000-000000000001"},
+        {"type":"ipv4-addr","value":"198.51.100.9","tlp":9},
+        {"type":"ipv4-addr","value":"198.51.100.300"}]'
+[ "$(sqlite3 "$WORK/a/store.db" "select tlp || ',' || confidence || ',' || labels from indicator where value='198.51.100.7'")" = "1,80,pb" ] \
+    || fail "binary-published item not stored with its TLP, confidence and label"
+ctl_expect '.ok == false and (.error | test("not a protobuf Batch"))' "malformed protobuf frame" \
+    '{"cmd":"publish"}' --body-hex ffffffff0f
+ctl_expect '.ok == false and (.error | test("not both"))' "items twice" \
+    '{"cmd":"publish","items":[]}' --items-pb '[]'
+ctl_expect '.ok == false and (.error | test("takes no second frame"))' "second frame on status" \
+    '{"cmd":"status"}' --body-hex 00
+ctl_expect '.ok == false and (.error | test("at most two frames"))' "three frames" \
+    '{"cmd":"publish"}' --items-pb '[]' --extra-frame
+
 # The partner and an MOU with it, added while the node runs, are picked up
 # (control "reload"); SIGHUP too. What was published before the MOU stays
 # home: nothing flows without one. What is published under it goes.
