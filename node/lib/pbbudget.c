@@ -1,5 +1,6 @@
 #include "pbbudget.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 /* Each block carries its size in front so frees can give budget back. */
@@ -11,13 +12,15 @@ typedef union {
 static void *s_alloc(void *data, size_t size)
 {
     pbbudget_t *self = data;
-    if (size > self->limit - self->used)
+    /* Each block is charged with its header, so a flood of tiny fields
+     * cannot cost many times the budget. */
+    if (size > SIZE_MAX - sizeof(s_head_t) || sizeof(s_head_t) + size > self->limit - self->used)
         return NULL;
     s_head_t *h = malloc(sizeof *h + size);
     if (!h)
         return NULL;
-    h->size = size;
-    self->used += size;
+    h->size = sizeof *h + size;
+    self->used += h->size;
     return h + 1;
 }
 
