@@ -3,11 +3,14 @@
  * starting daemon fail. */
 #include "nodelock.h"
 #include "test.h"
+#include "util.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,17 +69,22 @@ static void test_killed_holder_frees_the_lock(void)
 }
 
 /* A probe running flat out in another process, while this one starts and
- * stops "daemons" 2,000 times: every start must get the lock. */
+ * stops "daemons": every start must get the lock. At least 2,000 starts,
+ * and on until the probe has seen one of them (so it did run alongside;
+ * bounded by 10 s for a machine too busy to run both). */
 static void test_probing_never_blocks_a_start(void)
 {
-    int stop[2];
-    CHECK(pipe(stop) == 0);
+    int stop[2], seen[2];
+    CHECK(pipe(stop) == 0 && pipe(seen) == 0);
     pid_t child = fork();
     if (child == 0) {
         close(stop[1]);
+        close(seen[0]);
         struct timeval none = {0, 0};
-        for (long i = 0; i < 5000000; i++) { /* bounded: about 10 s flat out */
-            (void)nodelock_held(s_tmp);
+        int told = 0;
+        for (long i = 0; i < 50000000; i++) { /* bounded; stopped long before */
+            if (nodelock_held(s_tmp) && !told)
+                told = write(seen[1], "y", 1) == 1;
             fd_set r;
             FD_ZERO(&r);
             FD_SET(stop[0], &r);
@@ -86,22 +94,31 @@ static void test_probing_never_blocks_a_start(void)
         _exit(0);
     }
     close(stop[0]);
-    usleep(20000); /* let the probe get going */
+    close(seen[1]);
     char err[256];
-    int refused = 0;
-    for (int i = 0; i < 2000; i++) {
+    int refused = 0, probe_saw_one = 0;
+    uint64_t deadline = mono_ms() + 10000;
+    for (long i = 0; (i < 2000 || !probe_saw_one) && mono_ms() < deadline; i++) {
         int fd = nodelock_acquire(s_tmp, err, sizeof err);
         if (fd < 0) {
             if (!refused)
-                fprintf(stderr, "start %d refused: %s\n", i, err);
+                fprintf(stderr, "start %ld refused: %s\n", i, err);
             refused++;
             continue;
         }
         close(fd);
+        struct timeval none = {0, 0};
+        fd_set r;
+        FD_ZERO(&r);
+        FD_SET(seen[0], &r);
+        if (!probe_saw_one && select(seen[0] + 1, &r, NULL, NULL, &none) > 0)
+            probe_saw_one = 1;
     }
     close(stop[1]);
+    close(seen[0]);
     waitpid(child, NULL, 0);
     CHECK(refused == 0);
+    CHECK(probe_saw_one);
 }
 
 int main(void)
