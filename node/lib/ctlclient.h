@@ -11,8 +11,9 @@ int ctl_running(const char *dir);
  * the caller (json_decref). NULL on failure, with the reason in err. A reply
  * with "ok": false is returned as is. */
 json_t *ctl_call(const char *dir, json_t *req, int timeout_ms, char *err, size_t errlen);
-/* As ctl_call, with body (body_len bytes) sent as the request's second
- * frame; "publish" takes its items there as a protobuf Batch. */
+/* As ctl_call, with body (body_len bytes, which may be 0) sent as the
+ * request's second frame; a NULL body sends none. "publish" takes its items
+ * there as a protobuf Batch. */
 json_t *ctl_call_body(const char *dir, json_t *req, const void *body, size_t body_len,
                       int timeout_ms, char *err, size_t errlen);
 

@@ -266,19 +266,19 @@ static const char *s_item_from_json(json_t *o, publish_item_t *it, char *scratch
 {
     const char *type = NULL, *val = NULL, *tlp = "amber", *why;
     json_int_t conf = 50, until = 0;
-    tlp_t level;
+    tlp_t level = TLP_AMBER;
     if (json_unpack(o, "{s:s, s:s, s?s, s?I, s?I}", "type", &type, "value", &val, "tlp", &tlp,
                     "confidence", &conf, "valid_until_ms", &until) != 0)
         return "item needs string \"type\" and \"value\"";
-    if (tlp_parse(tlp, &level) != 0)
-        return "unknown TLP";
-    if (conf < 0)
-        return "confidence must be 0-100";
     if (until < 0)
         return "valid_until_ms must not be negative";
+    /* conf < 0 wraps past 100: refused as out of range */
     if ((why = s_item_fill(it, type, val, level, (uint64_t)conf, (uint64_t)until, scratch_value,
                            scratch_pattern)) != NULL)
         return why;
+    if (tlp_parse(tlp, &level) != 0)
+        return "unknown TLP";
+    it->ind.tlp = (Moux__Tlp)level;
     json_t *arr = json_object_get(o, "labels"), *l;
     size_t i;
     if (!arr)
@@ -571,16 +571,27 @@ void ctl_on_request(daemon_t *d)
     zmq_msg_init(&body);
     if (zmq_msg_recv(&msg, d->ctl, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&msg);
+        zmq_msg_close(&body);
         return;
     }
-    /* At most two frames; a REP socket must take them all before it answers. */
-    int frames = 1;
+    /* At most two frames; a REP socket must take them all before it answers.
+     * The rest of a request has arrived with its first frame (ZeroMQ
+     * delivers a request whole), so only a signal can interrupt. */
+    int frames = 1, rc = 0;
     for (int more = zmq_msg_more(&msg); more; frames++) {
         zmq_msg_close(&body);
         zmq_msg_init(&body);
-        if (zmq_msg_recv(&body, d->ctl, 0) < 0)
+        while ((rc = zmq_msg_recv(&body, d->ctl, 0)) < 0 && zmq_errno() == EINTR)
+            ;
+        if (rc < 0)
             break;
         more = zmq_msg_more(&body);
+    }
+    if (rc < 0) { /* no answer can go; the client times out */
+        log_error("CTL-REQUEST", "cannot read a control request: %s", zmq_strerror(zmq_errno()));
+        zmq_msg_close(&msg);
+        zmq_msg_close(&body);
+        return;
     }
     json_error_t jerr;
     json_t *req = json_loadb(zmq_msg_data(&msg), zmq_msg_size(&msg), 0, &jerr);

@@ -111,6 +111,16 @@ ctl_expect '(.results | map(.status)) == ["new", "refused", "refused", "refused"
         {"type":"ipv4-addr","value":"198.51.100.300"}]'
 [ "$(sqlite3 "$WORK/a/store.db" "select tlp || ',' || confidence || ',' || labels from indicator where value='198.51.100.7'")" = "1,80,pb" ] \
     || fail "binary-published item not stored with its TLP, confidence and label"
+# JSON items (what scripts send): the defaults are TLP amber and confidence
+# 50; a bad type is named before a bad TLP.
+ctl_expect '(.results | map(.status)) == ["new", "refused", "refused"]
+            and (.results[1].reason == "unknown TLP")
+            and (.results[2].reason == "unknown indicator type")' "JSON publish" \
+    '{"cmd":"publish","items":[{"type":"domain-name","value":"json.example","labels":["js"]},
+        {"type":"ipv4-addr","value":"198.51.100.20","tlp":"purple"},
+        {"type":"nope","value":"x","tlp":"purple"}]}'
+[ "$(sqlite3 "$WORK/a/store.db" "select tlp || ',' || confidence || ',' || labels from indicator where value='json.example'")" = "2,50,js" ] \
+    || fail "JSON-published item not stored with the default TLP and confidence and its label"
 ctl_expect '.ok == false and (.error | test("not a protobuf Batch"))' "malformed protobuf frame" \
     '{"cmd":"publish"}' --body-hex ffffffff0f
 ctl_expect '.ok == false and (.error | test("not both"))' "items twice" \

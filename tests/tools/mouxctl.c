@@ -59,7 +59,7 @@ static int s_items_pb(const char *text, uint8_t **out, size_t *len)
         size_t j;
         it->labels = &labels[i * 17];
         json_array_foreach(ls, j, l) {
-            if (j < 17)
+            if (j < 17 && json_is_string(l))
                 it->labels[it->n_labels++] = (char *)json_string_value(l);
         }
     }
