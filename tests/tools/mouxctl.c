@@ -8,7 +8,9 @@
  * number, confidence, valid_until_ms, labels, and the node-assigned id,
  * pattern, origin, created_ms) packed as a protobuf Batch in a second frame.
  * --body-hex: the second frame's bytes as given. --extra-frame: one more,
- * empty frame after that. Prints the node's answer; exit 0 if it answered,
+ * empty frame after that. REQUEST_JSON may be @FILE, the request read from
+ * FILE (for requests too large for a command line). Prints the node's
+ * answer; exit 0 if it answered,
  * 1 otherwise. Only DIR/control.sock is contacted. */
 #include "moux.pb-c.h"
 #include "util.h"
@@ -100,6 +102,18 @@ int main(int argc, char **argv)
             return s_fail("unknown option");
         }
     }
+    const char *req = argv[2];
+    char *req_file = NULL;
+    if (req[0] == '@') {
+        FILE *f = fopen(req + 1, "rb");
+        long n = f && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+        if (n < 0 || fseek(f, 0, SEEK_SET) != 0 || !(req_file = malloc((size_t)n + 1)) ||
+            fread(req_file, 1, (size_t)n, f) != (size_t)n)
+            return s_fail("cannot read the request file");
+        req_file[n] = '\0';
+        fclose(f);
+        req = req_file;
+    }
     char ep[4200];
     snprintf(ep, sizeof ep, "ipc://%s/control.sock", argv[1]);
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_REQ);
@@ -107,7 +121,7 @@ int main(int argc, char **argv)
     zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
     int more = body || extra ? ZMQ_SNDMORE : 0;
-    if (zmq_connect(sock, ep) != 0 || zmq_send(sock, argv[2], strlen(argv[2]), more) < 0 ||
+    if (zmq_connect(sock, ep) != 0 || zmq_send(sock, req, strlen(req), more) < 0 ||
         (body && zmq_send(sock, body, body_len, extra ? ZMQ_SNDMORE : 0) < 0) ||
         (extra && zmq_send(sock, "", 0, 0) < 0))
         return s_fail(zmq_strerror(zmq_errno()));
@@ -118,6 +132,7 @@ int main(int argc, char **argv)
     reply[n < (int)sizeof reply - 1 ? n : (int)sizeof reply - 1] = '\0';
     puts(reply);
     free(body);
+    free(req_file);
     zmq_close(sock);
     zmq_ctx_term(ctx);
     return 0;
