@@ -32,7 +32,7 @@ static const s_option_t s_options[] = {
     NUM("max_message_bytes", max_message_bytes, 4 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024),
     NUM("clock_skew_seconds", clock_skew_seconds, 300, 5, 86400),
     NUM("batch_max_items", batch_max_items, 512, 1, 1024),
-    NUM("max_inflight_batches", max_inflight_batches, 8, 1, 256),
+    NUM("max_inflight_batches", max_inflight_batches, 32, 1, 256),
     NUM("retry_initial_ms", retry_initial_ms, 2000, 100, 600000),
     NUM("retry_max_ms", retry_max_ms, 60000, 1000, 3600000),
     NUM("heartbeat_ms", heartbeat_ms, 2000, 100, 600000),

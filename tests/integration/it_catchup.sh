@@ -4,6 +4,10 @@
 # backlog draining with a rate; memory stays bounded (peak RSS reported).
 source "$(dirname "$0")/lib.sh"
 A=$WORK/vn.ais B=$WORK/us.cisa
+# Small batches and a short window make the catch-up last seconds, not a
+# fraction of one, so the fresh item below is surely published during it.
+"$MOUX" init -d "$A" --agency vn.ais --listen tcp://127.0.0.1:0 >/dev/null
+printf 'batch_max_items = 100\nmax_inflight_batches = 2\n' >> "$A/moux.conf"
 "$CLUSTER" up "$WORK" vn.ais us.cisa >/dev/null
 "$CLUSTER" stop "$WORK" us.cisa
 

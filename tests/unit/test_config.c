@@ -81,7 +81,7 @@ static void test_write_new_then_load_round_trip(void)
     CHECK(back.max_message_bytes == 4 * 1024 * 1024);
     CHECK(back.clock_skew_seconds == 300);
     CHECK(back.batch_max_items == 512);
-    CHECK(back.max_inflight_batches == 8);
+    CHECK(back.max_inflight_batches == 32);
     CHECK(back.retry_initial_ms == 2000);
     CHECK(back.retry_max_ms == 60000);
     CHECK(back.heartbeat_ms == 2000);
