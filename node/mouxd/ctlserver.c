@@ -371,6 +371,25 @@ static json_t *s_publish_results(const publish_item_t *items, size_t n)
     return json_pack("{s:b, s:o}", "ok", 1, "results", results);
 }
 
+/* A publish request refused whole: none of it is stored, so besides the
+ * answer the refusal is logged and recorded (publish-refused, detail
+ * "request"). */
+static json_t *s_publish_refused(daemon_t *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static json_t *s_publish_refused(daemon_t *d, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    log_warn("PUBLISH-REFUSED", "a publish request refused whole: %s", why);
+    if (store_event(d->store, "publish-refused", NULL, NULL, why, "request") != 0)
+        log_error("STORE-EVENT", "cannot record a refused publish request: %s",
+                  store_errmsg(d->store));
+    return s_error("%s", why);
+}
+
 /* Control "publish": the items come as JSON in "items", or as a protobuf
  * Batch in the request's second frame (body), which costs a fraction of
  * the JSON to build and to read. */
@@ -381,24 +400,27 @@ static json_t *s_publish(daemon_t *d, json_t *req, zmq_msg_t *body)
     pbbudget_t budget;
     size_t n;
     if (body && arr)
-        return s_error("publish takes its items from \"items\" or from a second frame, not both");
+        return s_publish_refused(d, "publish takes its items from \"items\" or from a second "
+                                    "frame, not both");
     if (body) {
         pbbudget_init(&budget, CTL_PB_BUDGET);
         batch = moux__batch__unpack(&budget.allocator, zmq_msg_size(body), zmq_msg_data(body));
         if (!batch)
-            return s_error("the second frame is not a protobuf Batch (malformed, or over the "
-                           "%u MiB decoding budget)", CTL_PB_BUDGET >> 20);
+            return s_publish_refused(d, "the second frame is not a protobuf Batch (malformed, "
+                                        "or over the %u MiB decoding budget)",
+                                     CTL_PB_BUDGET >> 20);
         n = batch->n_items;
     } else if (json_is_array(arr)) {
         n = json_array_size(arr);
     } else {
-        return s_error("publish needs an \"items\" array, or a second frame");
+        return s_publish_refused(d, "publish needs an \"items\" array, or a second frame");
     }
     publish_item_t *items = NULL;
     char *value = NULL, *pattern = NULL;
     json_t *reply = NULL;
     if (n > CTL_MAX_ITEMS) {
-        reply = s_error("too many items in one request (max 10000)");
+        reply = s_publish_refused(d, "too many items in one request (%zu; at most %d)", n,
+                                  CTL_MAX_ITEMS);
         goto out;
     }
     items = calloc(n ? n : 1, sizeof *items);
@@ -519,8 +541,10 @@ static json_t *s_dispatch(daemon_t *d, json_t *req, zmq_msg_t *body)
         return s_error("request needs a \"cmd\"");
     if (strcmp(cmd, "publish") == 0)
         return s_publish(d, req, body);
-    if (body)
+    if (body) {
+        log_warn("CTL-REFUSED", "control request \"%.40s\" with a second frame", cmd);
         return s_error("\"%s\" takes no second frame", cmd);
+    }
     if (strcmp(cmd, "status") == 0)
         return s_status(d);
     if (strcmp(cmd, "publish-stix") == 0)
@@ -605,9 +629,14 @@ void ctl_on_request(daemon_t *d)
     json_error_t jerr;
     json_t *req = json_loadb(zmq_msg_data(&msg), zmq_msg_size(&msg), 0, &jerr);
     zmq_msg_close(&msg);
-    json_t *reply = frames > 2 ? s_error("a request has at most two frames, not %d", frames)
-                    : req      ? s_dispatch(d, req, frames == 2 ? &body : NULL)
-                               : s_error("request is not JSON: %s", jerr.text);
+    char why[256] = "";
+    if (frames > 2)
+        snprintf(why, sizeof why, "a request has at most two frames, not %d", frames);
+    else if (!req)
+        snprintf(why, sizeof why, "request is not JSON: %s", jerr.text);
+    if (why[0])
+        log_warn("CTL-REFUSED", "%s", why);
+    json_t *reply = why[0] ? s_error("%s", why) : s_dispatch(d, req, frames == 2 ? &body : NULL);
     zmq_msg_close(&body);
     char *text = json_dumps(reply, JSON_COMPACT);
     if (!text || zmq_send(d->ctl, text, strlen(text), 0) < 0)

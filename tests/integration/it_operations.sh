@@ -144,6 +144,11 @@ if [ "$asan" = 0 ]; then
     settled() { [ "$(rss_kb)" -le $(( before + 8192 )) ]; }
     wait_for 5 "the daemon back near its size before a refused 20 MiB request ($before kB)" settled
 fi
+# Publish requests refused whole are recorded (the malformed frame, the
+# items given twice, the 20 MiB one); misshapen requests are logged.
+[ "$(sqlite3 "$WORK/a/store.db" "select count(*) from event where kind='publish-refused' and detail='request'")" = 3 ] \
+    || fail "publish requests refused whole not recorded as events"
+[ "$(grep -c "CTL-REFUSED" "$WORK/a/mouxd.log")" = 2 ] || fail "misshapen control requests not logged"
 
 # The partner and an MOU with it, added while the node runs, are picked up
 # (control "reload"); SIGHUP too. What was published before the MOU stays
