@@ -88,6 +88,7 @@ struct link {
      * frames are dropped unread for a while. */
     uint64_t abuse_window_ms, abuse_count, throttled_until_ms, dropped;
     uint64_t backoff_ms, retry_at_ms;
+    uint64_t head_since_ms;  /* monotonic: when the oldest in-flight batch became the oldest */
     uint64_t last_receipt_ms, refused_in;
     char last_error[ENDPOINT_MAX + 64];
     agreement_t ag;          /* the MOU with the partner */
@@ -743,7 +744,12 @@ void link_tick(link_t *self, uint64_t now)
     s_sample_rate(self, now);
     if (self->n_inflight == 0)
         return;
+    /* A batch's wait is counted from when it became the oldest: with many
+     * in flight, the last waits behind all the others at the receiver,
+     * which answers them in order, and must not time out for that. */
     uint64_t oldest = self->inflight[0].sent_ms;
+    if (self->head_since_ms > oldest)
+        oldest = self->head_since_ms;
     if (now - oldest < self->backoff_ms)
         return;
     log_warn("BATCH-TIMEOUT", "partner %s: no receipt for %zu batch(es) after %llu ms; resending",
@@ -760,6 +766,8 @@ static void s_forget_inflight(link_t *self, const uint8_t *msgid)
             memmove(&self->inflight[i], &self->inflight[i + 1],
                     (self->n_inflight - i - 1) * sizeof self->inflight[0]);
             self->n_inflight--;
+            if (i == 0) /* the next one is the oldest from now */
+                self->head_since_ms = mono_ms();
             return;
         }
 }
