@@ -53,8 +53,12 @@ int main(int argc, char **argv)
      * items) come from mmap and go back to the system when freed. glibc's
      * default threshold rises with every such block freed, after which they
      * come from a heap that does not shrink: a refused 20 MiB request left
-     * the daemon at 3.5 times its idle size. Batches (~100 KiB) stay below. */
+     * the daemon at 3.5 times its idle size. Batches (~100 KiB) stay below.
+     * Fixing the threshold also fixes the trim threshold (128 KiB): raise it,
+     * so freeing a batch frame at the top of the heap does not hand pages
+     * back only to fault them in again; large requests trim explicitly. */
     mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
 #endif
     if (sodium_init() < 0) {
         log_error("SODIUM", "libsodium failed to initialise");
