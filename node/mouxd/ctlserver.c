@@ -240,9 +240,10 @@ static const char *s_label_add(Moux__Indicator *ind, size_t n_max, const char *s
 
 /* Checks the fields every publish item has, however the request carried
  * them, and fills it (value and pattern allocated to size: free them with
- * s_item_free); NULL or the reason. */
+ * s_item_free); NULL or the reason. The caller checks and sets the TLP
+ * afterwards, so that a bad type is named first. */
 static const char *s_item_fill(publish_item_t *it, const char *type, const char *val,
-                               tlp_t level, uint64_t conf, uint64_t until, char *scratch_value,
+                               uint64_t conf, uint64_t until, char *scratch_value,
                                char *scratch_pattern)
 {
     ind_type_t t;
@@ -263,7 +264,6 @@ static const char *s_item_fill(publish_item_t *it, const char *type, const char 
     it->ind.pattern = strdup(scratch_pattern);
     if (!it->ind.value || !it->ind.pattern)
         return "out of memory";
-    it->ind.tlp = (Moux__Tlp)level;
     it->ind.confidence = (uint32_t)conf;
     it->ind.valid_until_ms = until;
     return NULL;
@@ -275,14 +275,14 @@ static const char *s_item_from_json(json_t *o, publish_item_t *it, char *scratch
 {
     const char *type = NULL, *val = NULL, *tlp = "amber", *why;
     json_int_t conf = 50, until = 0;
-    tlp_t level = TLP_AMBER;
+    tlp_t level;
     if (json_unpack(o, "{s:s, s:s, s?s, s?I, s?I}", "type", &type, "value", &val, "tlp", &tlp,
                     "confidence", &conf, "valid_until_ms", &until) != 0)
         return "item needs string \"type\" and \"value\"";
     if (until < 0)
         return "valid_until_ms must not be negative";
     /* conf < 0 wraps past 100: refused as out of range */
-    if ((why = s_item_fill(it, type, val, level, (uint64_t)conf, (uint64_t)until, scratch_value,
+    if ((why = s_item_fill(it, type, val, (uint64_t)conf, (uint64_t)until, scratch_value,
                            scratch_pattern)) != NULL)
         return why;
     if (tlp_parse(tlp, &level) != 0)
@@ -313,9 +313,8 @@ static const char *s_item_from_pb(const Moux__Indicator *in, publish_item_t *it,
                "are the node's to set";
     if (in->n_labels > IND_LABELS_MAX)
         return "labels must be an array of at most 16 labels";
-    /* As for JSON items: a bad type is named before a bad TLP. */
-    if ((why = s_item_fill(it, in->type, in->value, TLP_CLEAR, in->confidence,
-                           in->valid_until_ms, scratch_value, scratch_pattern)) != NULL)
+    if ((why = s_item_fill(it, in->type, in->value, in->confidence, in->valid_until_ms,
+                           scratch_value, scratch_pattern)) != NULL)
         return why;
     if ((unsigned)in->tlp > MOUX__TLP__TLP_RED)
         return "unknown TLP";
