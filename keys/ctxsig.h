@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 #define CTX_BUNDLE "moux/bundle/1"
-#define CTX_BATCH "moux/batch/1"
-#define CTX_RECEIPT "moux/receipt/1"
+#define CTX_BATCH "moux/batch/2"
+#define CTX_RECEIPT "moux/receipt/2"
 #define CTX_CERT "moux/cert/1"
 #define CTX_REVOCATION "moux/revocation/1"
 #define CTX_MOU_NOTICE "moux/mou-notice/1"

@@ -39,30 +39,16 @@ int envelope_derive_keys(const unsigned char *self_enc_sk, const unsigned char s
 void envelope_hash(const uint8_t *header, size_t hlen, const uint8_t *payload, size_t plen,
                    uint8_t hash[BATCH_HASH_BYTES])
 {
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, header, hlen);
-    crypto_hash_sha256_update(&st, payload, plen);
-    crypto_hash_sha256_final(&st, hash);
-}
-
-/* "moux/batch/1" || u32be(hlen) || header || payload, freshly allocated. */
-static uint8_t *s_signed_bytes(const uint8_t *header, size_t hlen, const uint8_t *payload,
-                               size_t plen, size_t *len)
-{
-    size_t ctx = strlen(CTX_BATCH);
-    *len = ctx + 4 + hlen + plen;
-    uint8_t *buf = malloc(*len);
-    if (!buf)
-        return NULL;
-    memcpy(buf, CTX_BATCH, ctx);
-    buf[ctx] = (uint8_t)(hlen >> 24);
-    buf[ctx + 1] = (uint8_t)(hlen >> 16);
-    buf[ctx + 2] = (uint8_t)(hlen >> 8);
-    buf[ctx + 3] = (uint8_t)hlen;
-    memcpy(buf + ctx + 4, header, hlen);
-    memcpy(buf + ctx + 4 + hlen, payload, plen);
-    return buf;
+    /* The length prefix fixes where the header ends: no other split of the
+     * same bytes into header and payload has this hash. */
+    const uint8_t len[4] = {(uint8_t)(hlen >> 24), (uint8_t)(hlen >> 16), (uint8_t)(hlen >> 8),
+                            (uint8_t)hlen};
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, BATCH_HASH_BYTES);
+    crypto_generichash_update(&st, len, sizeof len);
+    crypto_generichash_update(&st, header, hlen);
+    crypto_generichash_update(&st, payload, plen);
+    crypto_generichash_final(&st, hash, BATCH_HASH_BYTES);
 }
 
 /* Serialises the header for meta with a fresh message id and nonce. */
@@ -97,15 +83,16 @@ int envelope_seal(envelope_meta_t *meta, const uint8_t *payload, size_t len,
                   size_t *frame_len, uint8_t hash[BATCH_HASH_BYTES])
 {
     unsigned char nonce[NONCE_BYTES];
-    size_t hlen = 0, slen = 0, mlen = SIG_BYTES + len;
+    size_t hlen = 0, mlen = SIG_BYTES + len;
     int rc = -1;
     uint8_t *header = s_pack_header(meta, nonce, &hlen);
-    uint8_t *signed_bytes = header ? s_signed_bytes(header, hlen, payload, len, &slen) : NULL;
     uint8_t *plain = malloc(mlen);
     uint8_t *cipher = malloc(mlen + crypto_aead_xchacha20poly1305_ietf_ABYTES);
-    if (!signed_bytes || !plain || !cipher)
+    if (!header || !plain || !cipher)
         goto out;
-    crypto_sign_detached(plain, NULL, signed_bytes, slen, sign_sk);
+    envelope_hash(header, hlen, payload, len, hash);
+    if (ctxsig_sign(CTX_BATCH, hash, BATCH_HASH_BYTES, sign_sk, plain) != 0)
+        goto out;
     memcpy(plain + SIG_BYTES, payload, len);
     unsigned long long clen = 0;
     crypto_aead_xchacha20poly1305_ietf_encrypt(cipher, &clen, plain, mlen, header, hlen, NULL,
@@ -121,11 +108,9 @@ int envelope_seal(envelope_meta_t *meta, const uint8_t *payload, size_t len,
     if (!*frame)
         goto out;
     moux__frame__pack(&f, *frame);
-    envelope_hash(header, hlen, payload, len, hash);
     rc = 0;
 out:
     free(header);
-    free(signed_bytes);
     if (plain)
         sodium_memzero(plain, mlen);
     free(plain);
@@ -164,14 +149,14 @@ int envelope_header(const Moux__Envelope *env, Moux__BatchHeader **hdr, const ch
 
 int envelope_open(const Moux__Envelope *env, const unsigned char *rx_key,
                   const unsigned char sender_sign_pk[32], uint8_t **payload, size_t *len,
-                  uint8_t sig[64], const char **reason)
+                  envelope_proof_t *proof, const char **reason)
 {
     const size_t overhead = crypto_aead_xchacha20poly1305_ietf_ABYTES + SIG_BYTES;
     Moux__BatchHeader *h = NULL;
     if (envelope_header(env, &h, reason) != 0)
         return -1;
     int rc = -1;
-    uint8_t *plain = NULL, *signed_bytes = NULL;
+    uint8_t *plain = NULL, hash[BATCH_HASH_BYTES];
     if (env->ciphertext.len < overhead || !env->ciphertext.data) {
         *reason = REASON_BAD_CIPHERTEXT;
         goto out;
@@ -184,15 +169,14 @@ int envelope_open(const Moux__Envelope *env, const unsigned char *rx_key,
         *reason = REASON_BAD_CIPHERTEXT;
         goto out;
     }
-    size_t plen = (size_t)mlen - SIG_BYTES, slen = 0;
-    signed_bytes = s_signed_bytes(env->header.data, env->header.len, plain + SIG_BYTES, plen,
-                                  &slen);
-    if (!signed_bytes || crypto_sign_verify_detached(plain, signed_bytes, slen,
-                                                     sender_sign_pk) != 0) {
+    size_t plen = (size_t)mlen - SIG_BYTES;
+    envelope_hash(env->header.data, env->header.len, plain + SIG_BYTES, plen, hash);
+    if (ctxsig_verify(CTX_BATCH, hash, sizeof hash, sender_sign_pk, plain) != 0) {
         *reason = REASON_BAD_SIGNATURE;
         goto out;
     }
-    memcpy(sig, plain, SIG_BYTES);
+    memcpy(proof->sig, plain, SIG_BYTES);
+    memcpy(proof->hash, hash, sizeof hash);
     memmove(plain, plain + SIG_BYTES, plen);
     *payload = plain;
     *len = plen;
@@ -200,7 +184,6 @@ int envelope_open(const Moux__Envelope *env, const unsigned char *rx_key,
     rc = 0;
 out:
     free(plain);
-    free(signed_bytes);
     moux__batch_header__free_unpacked(h, NULL);
     return rc;
 }

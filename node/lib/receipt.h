@@ -1,5 +1,5 @@
 /* Signed receipts: the recipient's answer to every batch.
- *   signature = Ed25519(sign_sk, "moux/receipt/1" || body)
+ *   signature = Ed25519(sign_sk, "moux/receipt/2" || body)
  * where body is the serialised ReceiptBody, kept and verified byte-exact. */
 #ifndef MOUX_RECEIPT_H
 #define MOUX_RECEIPT_H

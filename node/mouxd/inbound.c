@@ -316,13 +316,13 @@ static int s_audit_receipt(s_ctx_t *c, const Moux__BatchHeader *h, json_t *recei
  * answers. On a store failure nothing is receipted: the sender retries. */
 static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHeader *h,
                      const Moux__Batch *batch, const uint8_t *payload, size_t plen,
-                     const uint8_t sig[64])
+                     const envelope_proof_t *proof)
 {
     daemon_t *d = c->d;
     size_t n = batch->n_items;
     Moux__ItemResult *res = calloc(n ? n : 1, sizeof *res);
     Moux__ItemResult **resp = calloc(n ? n : 1, sizeof *resp);
-    uint8_t hash[BATCH_HASH_BYTES], *frame = NULL;
+    uint8_t *frame = NULL;
     size_t flen = 0, refused = 0, duplicate = 0;
     json_t *received = json_object();
     int began = 0; /* a rollback without our begin would undo the group's */
@@ -356,10 +356,9 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
                              c->accepted) != 0) ||
         daemon_flush_counts(d) != 0)
         goto fail;
-    envelope_hash(env->header.data, env->header.len, payload, plen, hash);
     Moux__ReceiptBody b;
     s_receipt_for(c, h, &b);
-    b.batch_hash = (ProtobufCBinaryData){sizeof hash, hash};
+    b.batch_hash = (ProtobufCBinaryData){sizeof proof->hash, (uint8_t *)proof->hash};
     b.status = MOUX__BATCH_STATUS__BATCH_OK;
     b.n_results = n;
     b.results = resp;
@@ -368,7 +367,7 @@ static void s_accept(s_ctx_t *c, const Moux__Envelope *env, const Moux__BatchHea
         goto fail;
     if (receipt_seal(&b, link_own(c->link)->keys->sign_sk, &frame, &flen) != 0 ||
         store_inbound_put(d->store, c->p->pid, h->sender_key_id.data, h->message_id.data,
-                          h->sequence, &env->header, payload, plen, sig, frame, flen) != 0 ||
+                          h->sequence, &env->header, payload, plen, proof->sig, frame, flen) != 0 ||
         (h->sequence > c->p->rx_high_seq &&
          store_partner_set_rx_high(d->store, c->p->pid, h->sequence) != 0) ||
         store_commit(d->store) != 0)
@@ -407,18 +406,18 @@ static int s_answer_duplicate(s_ctx_t *c, const Moux__BatchHeader *h)
  * batch key for the usual pair (the partner's current key, ours as it knows
  * us); a batch from another pair (a rotation in progress) derives its own. */
 static int s_open(s_ctx_t *c, const Moux__Envelope *env, uint8_t **payload, size_t *plen,
-                  uint8_t sig[64], const char **reason)
+                  envelope_proof_t *proof, const char **reason)
 {
     const partner_t *p = c->p;
     if (c->ours == link_own(c->link)->keys && memcmp(c->key->enc_pk, p->enc_pk, 32) == 0)
-        return envelope_open(env, link_rx_key(c->link), c->key->sign_pk, payload, plen, sig,
+        return envelope_open(env, link_rx_key(c->link), c->key->sign_pk, payload, plen, proof,
                              reason);
     unsigned char *tx = sodium_malloc(BATCH_KEY_BYTES), *rx = sodium_malloc(BATCH_KEY_BYTES);
     int rc = -1;
     *reason = REASON_BAD_CIPHERTEXT;
     if (tx && rx &&
         envelope_derive_keys(c->ours->enc_sk, c->ours->enc_pk, c->key->enc_pk, tx, rx) == 0)
-        rc = envelope_open(env, rx, c->key->sign_pk, payload, plen, sig, reason);
+        rc = envelope_open(env, rx, c->key->sign_pk, payload, plen, proof, reason);
     sodium_free(tx);
     sodium_free(rx);
     return rc;
@@ -430,7 +429,8 @@ static void s_on_envelope(s_ctx_t *c, const Moux__Envelope *env)
     pbbudget_init(&pb, PB_BUDGET_BYTES);
     Moux__BatchHeader *h = NULL;
     Moux__Batch *batch = NULL;
-    uint8_t *payload = NULL, sig[64];
+    uint8_t *payload = NULL;
+    envelope_proof_t proof;
     size_t plen = 0;
     const char *reason = NULL;
     if (envelope_header(env, &h, &reason) != 0) {
@@ -456,7 +456,7 @@ static void s_on_envelope(s_ctx_t *c, const Moux__Envelope *env)
         reason = REASON_SEQUENCE_REPLAYED;
         goto refuse;
     }
-    if (s_open(c, env, &payload, &plen, sig, &reason) != 0)
+    if (s_open(c, env, &payload, &plen, &proof, &reason) != 0)
         goto refuse;
     batch = moux__batch__unpack(&pb.allocator, plen, payload);
     if (!batch)
@@ -467,7 +467,7 @@ static void s_on_envelope(s_ctx_t *c, const Moux__Envelope *env)
         reason = REASON_ITEM_COUNT;
     if (reason)
         goto refuse;
-    s_accept(c, env, h, batch, payload, plen, sig);
+    s_accept(c, env, h, batch, payload, plen, &proof);
     goto out;
 refuse:
     s_refuse(c, h, reason);

@@ -35,6 +35,7 @@
       aead_encrypt_batch: us(m("aead_encrypt_batch")),
       aead_decrypt_batch: us(m("aead_decrypt_batch")),
       sha256_batch: us(m("sha256_batch")),
+      blake2b_batch: us(m("blake2b_batch")),
       ed25519_sign_receipt: us(m("ed25519_sign_receipt")),
       ed25519_verify_receipt: us(m("ed25519_verify_receipt")),
       curve_transfer_batch: us(m("curve_stream_batch")),

@@ -52,11 +52,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static int s_open(const Moux__Envelope *env, const unsigned char *rx, const unsigned char *pk,
                   uint8_t **payload, size_t *len)
 {
-    uint8_t sig[64];
+    envelope_proof_t proof;
     const char *reason = NULL;
     *payload = NULL;
     *len = 0;
-    int rc = envelope_open(env, rx, pk, payload, len, sig, &reason);
+    int rc = envelope_open(env, rx, pk, payload, len, &proof, &reason);
     if (rc == 0) {
         FUZZ_CHECK(*payload != NULL);
         FUZZ_CHECK(*len + 64 + 16 == env->ciphertext.len);

@@ -19,6 +19,7 @@
  * partner's active MOU with the recipient, as its daemon would (--mou-hash
  * names another, or none). Only 127.0.0.1 endpoints are contacted. */
 #include "config.h"
+#include "ctxsig.h"
 #include "envelope.h"
 #include "indicator.h"
 #include "keyfile.h"
@@ -38,7 +39,6 @@
 #include <string.h>
 #include <zmq.h>
 
-#define SIG_CONTEXT "moux/batch/1"
 #define SIG_BYTES crypto_sign_BYTES
 #define NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define LOOPBACK_PREFIX "tcp://127.0.0.1:"
@@ -327,26 +327,6 @@ static uint8_t *s_pack_header(s_ctx_t *c, const s_seal_t *s, uint64_t timestamp_
     return buf;
 }
 
-/* "moux/batch/1" || u32be(hlen) || header || payload (caller frees). */
-static uint8_t *s_signed_bytes(const uint8_t *header, size_t hlen, const uint8_t *payload,
-                               size_t plen, size_t *len)
-{
-    size_t ctx = strlen(SIG_CONTEXT);
-    *len = ctx + 4 + hlen + plen;
-    uint8_t *buf = malloc(*len);
-    if (!buf)
-        return NULL;
-    memcpy(buf, SIG_CONTEXT, ctx);
-    buf[ctx] = (uint8_t)(hlen >> 24);
-    buf[ctx + 1] = (uint8_t)(hlen >> 16);
-    buf[ctx + 2] = (uint8_t)(hlen >> 8);
-    buf[ctx + 3] = (uint8_t)hlen;
-    memcpy(buf + ctx + 4, header, hlen);
-    if (plen)
-        memcpy(buf + ctx + 4 + hlen, payload, plen);
-    return buf;
-}
-
 static uint8_t *s_pack_frame(const uint8_t *header, size_t hlen, const uint8_t *cipher,
                              size_t clen, size_t *flen)
 {
@@ -370,20 +350,24 @@ static uint8_t *s_seal(s_ctx_t *c, s_seal_t *s, const uint8_t *payload, size_t p
                        size_t *flen)
 {
     unsigned char nonce[NONCE_BYTES], sig[SIG_BYTES];
-    size_t hlen = 0, slen = 0, mlen = SIG_BYTES + plen, sent_hlen = 0;
+    size_t hlen = 0, mlen = SIG_BYTES + plen, sent_hlen = 0;
     unsigned long long clen = 0;
     uint8_t *frame = NULL, *sent_header = NULL;
     randombytes_buf(s->message_id, MSGID_BYTES);
     randombytes_buf(nonce, sizeof nonce);
     uint8_t *header = s_pack_header(c, s, s->timestamp_ms, nonce, &hlen);
-    uint8_t *signed_bytes = header ? s_signed_bytes(header, hlen, payload, plen, &slen) : NULL;
     uint8_t *plain = sodium_malloc(mlen);
     uint8_t *cipher = malloc(mlen + crypto_aead_xchacha20poly1305_ietf_ABYTES);
-    if (!signed_bytes || !plain || !cipher) {
+    uint8_t hash[BATCH_HASH_BYTES];
+    if (!header || !plain || !cipher) {
         s_err("out of memory", NULL);
         goto out;
     }
-    crypto_sign_detached(sig, NULL, signed_bytes, slen, c->keys->sign_sk);
+    envelope_hash(header, hlen, payload, plen, hash);
+    if (ctxsig_sign(CTX_BATCH, hash, sizeof hash, c->keys->sign_sk, sig) != 0) {
+        s_err("out of memory", NULL);
+        goto out;
+    }
     if (s->tamper == TAMPER_SIGNATURE)
         sig[SIG_BYTES / 2] ^= 0x01;
     memcpy(plain, sig, SIG_BYTES);
@@ -411,7 +395,6 @@ out:
     sodium_free(plain);
     free(header);
     free(sent_header);
-    free(signed_bytes);
     free(cipher);
     return frame;
 }

@@ -79,10 +79,11 @@ static Moux__Frame *seal_a_to_b(envelope_meta_t *m, uint8_t hash[BATCH_HASH_BYTE
 static const char *open_at(const Moux__Envelope *env, const unsigned char *rx,
                            const unsigned char *sender_pk)
 {
-    uint8_t *payload = NULL, sig[64];
+    uint8_t *payload = NULL;
+    envelope_proof_t proof;
     size_t len = 0;
     const char *reason = "(none)";
-    if (envelope_open(env, rx, sender_pk, &payload, &len, sig, &reason) != 0) {
+    if (envelope_open(env, rx, sender_pk, &payload, &len, &proof, &reason) != 0) {
         CHECK(payload == NULL); /* nothing handed out on failure */
         return reason;
     }
@@ -120,7 +121,7 @@ static void hdr_init(hdr_t *x)
     randombytes_buf(x->msgid, sizeof x->msgid);
     randombytes_buf(x->nonce, sizeof x->nonce);
     moux__batch_header__init(&x->h);
-    x->h.version = 1;
+    x->h.version = PROTOCOL_VERSION;
     x->h.sender = "a.example";
     x->h.recipient = "b.example";
     x->h.mou_id = "";
@@ -231,7 +232,8 @@ static void test_derive_refuses_low_order_peer_key(void)
 static void test_seal_open_round_trip(void)
 {
     envelope_meta_t m;
-    uint8_t hash[BATCH_HASH_BYTES], *payload = NULL, sig[64];
+    uint8_t hash[BATCH_HASH_BYTES], *payload = NULL;
+    envelope_proof_t proof;
     size_t len = 0;
     const char *reason = NULL;
     Moux__Frame *f = seal_a_to_b(&m, hash);
@@ -239,32 +241,30 @@ static void test_seal_open_round_trip(void)
     if (!f)
         return;
     const Moux__Envelope *env = f->envelope;
-    CHECK(envelope_open(env, s_b_rx, s_a->sign_pk, &payload, &len, sig, &reason) == 0);
+    CHECK(envelope_open(env, s_b_rx, s_a->sign_pk, &payload, &len, &proof, &reason) == 0);
     CHECK(len == sizeof s_payload && payload && memcmp(payload, s_payload, len) == 0);
 
-    /* The signature is Ed25519 over "moux/batch/1" || u32be(|header|) || header || payload. */
-    size_t hlen = env->header.len, slen = 12 + 4 + hlen + len;
-    uint8_t *signed_bytes = malloc(slen);
-    memcpy(signed_bytes, "moux/batch/1", 12);
-    signed_bytes[12] = (uint8_t)(hlen >> 24);
-    signed_bytes[13] = (uint8_t)(hlen >> 16);
-    signed_bytes[14] = (uint8_t)(hlen >> 8);
-    signed_bytes[15] = (uint8_t)hlen;
-    memcpy(signed_bytes + 16, env->header.data, hlen);
-    memcpy(signed_bytes + 16 + hlen, s_payload, len);
-    CHECK(crypto_sign_verify_detached(sig, signed_bytes, slen, s_a->sign_pk) == 0);
-    free(signed_bytes);
-
-    /* The hash is SHA-256(header || payload), as envelope_hash computes it. */
-    uint8_t again[BATCH_HASH_BYTES];
-    envelope_hash(env->header.data, hlen, payload, len, again);
+    /* The batch hash is BLAKE2b-256(u32be(|header|) || header || payload),
+     * recomputed here in one piece; sender and receiver agree on it. */
+    size_t hlen = env->header.len;
+    uint8_t *cat = malloc(4 + hlen + len), again[BATCH_HASH_BYTES];
+    cat[0] = (uint8_t)(hlen >> 24);
+    cat[1] = (uint8_t)(hlen >> 16);
+    cat[2] = (uint8_t)(hlen >> 8);
+    cat[3] = (uint8_t)hlen;
+    memcpy(cat + 4, env->header.data, hlen);
+    memcpy(cat + 4 + hlen, s_payload, len);
+    crypto_generichash(again, sizeof again, cat, 4 + hlen + len, NULL, 0);
     CHECK(memcmp(hash, again, BATCH_HASH_BYTES) == 0);
-    uint8_t *cat = malloc(hlen + len);
-    memcpy(cat, env->header.data, hlen);
-    memcpy(cat + hlen, s_payload, len);
-    crypto_hash_sha256(again, cat, hlen + len);
-    CHECK(memcmp(hash, again, BATCH_HASH_BYTES) == 0);
+    CHECK(memcmp(proof.hash, again, BATCH_HASH_BYTES) == 0);
     free(cat);
+
+    /* The signature is Ed25519 over "moux/batch/2" || batch hash. */
+    uint8_t signed_bytes[12 + BATCH_HASH_BYTES];
+    memcpy(signed_bytes, "moux/batch/2", 12);
+    memcpy(signed_bytes + 12, hash, BATCH_HASH_BYTES);
+    CHECK(crypto_sign_verify_detached(proof.sig, signed_bytes, sizeof signed_bytes,
+                                      s_a->sign_pk) == 0);
 
     CHECK(env->ciphertext.len == sizeof s_payload + OVERHEAD);
     free(payload);
@@ -326,10 +326,11 @@ static void test_empty_payload_round_trip(void)
     if (!f)
         return;
     CHECK(f->envelope->ciphertext.len == OVERHEAD);
-    uint8_t *payload = NULL, sig[64];
+    uint8_t *payload = NULL;
+    envelope_proof_t proof;
     size_t len = 99;
     const char *reason = NULL;
-    CHECK(envelope_open(f->envelope, s_b_rx, s_a->sign_pk, &payload, &len, sig, &reason) == 0);
+    CHECK(envelope_open(f->envelope, s_b_rx, s_a->sign_pk, &payload, &len, &proof, &reason) == 0);
     CHECK(len == 0);
     free(payload);
     moux__frame__free_unpacked(f, NULL);
@@ -492,6 +493,82 @@ static void test_wrong_signing_key_refused(void)
     moux__frame__free_unpacked(f, NULL);
 }
 
+/* A's batch re-encrypted with the right key but with sig in place of A's
+ * signature: what a sender that signs otherwise would produce. */
+static const char *open_with_signature(const uint8_t sig[64])
+{
+    envelope_meta_t m;
+    Moux__Frame *f = seal_a_to_b(&m, NULL);
+    if (!f)
+        return "(seal failed)";
+    Moux__Envelope *env = f->envelope;
+    Moux__BatchHeader *h = NULL;
+    const char *reason = "(no header)";
+    size_t clen = env->ciphertext.len, mlen = clen - crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    uint8_t *plain = malloc(mlen), *cipher = malloc(clen);
+    unsigned long long got = 0;
+    if (envelope_header(env, &h, &reason) == 0 &&
+        crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &got, NULL, env->ciphertext.data, clen,
+                                                   env->header.data, env->header.len,
+                                                   h->nonce.data, s_b_rx) == 0) {
+        memcpy(plain, sig, 64);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(cipher, NULL, plain, mlen, env->header.data,
+                                                   env->header.len, NULL, h->nonce.data,
+                                                   s_a_tx);
+        memcpy(env->ciphertext.data, cipher, clen);
+        reason = open_at(env, s_b_rx, s_a->sign_pk);
+    }
+    if (h)
+        moux__batch_header__free_unpacked(h, NULL);
+    free(plain);
+    free(cipher);
+    moux__frame__free_unpacked(f, NULL);
+    return reason;
+}
+
+static void test_other_signed_layouts_refused(void)
+{
+    envelope_meta_t m;
+    uint8_t hash[BATCH_HASH_BYTES], sig[64];
+    Moux__Frame *f = seal_a_to_b(&m, hash);
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    const Moux__Envelope *env = f->envelope;
+    size_t hlen = env->header.len;
+
+    /* Version 1 signed the whole batch: "moux/batch/1" || u32be(|header|) ||
+     * header || payload. Such a signature, by A's own key, is refused. */
+    size_t slen = 12 + 4 + hlen + sizeof s_payload;
+    uint8_t *v1 = malloc(slen);
+    memcpy(v1, "moux/batch/1", 12);
+    v1[12] = (uint8_t)(hlen >> 24);
+    v1[13] = (uint8_t)(hlen >> 16);
+    v1[14] = (uint8_t)(hlen >> 8);
+    v1[15] = (uint8_t)hlen;
+    memcpy(v1 + 16, env->header.data, hlen);
+    memcpy(v1 + 16 + hlen, s_payload, sizeof s_payload);
+    crypto_sign_detached(sig, NULL, v1, slen, s_a->sign_sk);
+    free(v1);
+    CHECK_STR(open_with_signature(sig), REASON_BAD_SIGNATURE);
+
+    /* The bare hash, without the context string, is refused too. */
+    crypto_sign_detached(sig, NULL, hash, sizeof hash, s_a->sign_sk);
+    CHECK_STR(open_with_signature(sig), REASON_BAD_SIGNATURE);
+
+    /* The same bytes split otherwise between header and payload hash
+     * otherwise: the length prefix pins the split. */
+    uint8_t *joined = malloc(hlen + sizeof s_payload), other[BATCH_HASH_BYTES];
+    memcpy(joined, env->header.data, hlen);
+    memcpy(joined + hlen, s_payload, sizeof s_payload);
+    envelope_hash(joined, hlen - 1, joined + hlen - 1, sizeof s_payload + 1, other);
+    CHECK(memcmp(other, hash, sizeof hash) != 0);
+    envelope_hash(joined, hlen, joined + hlen, sizeof s_payload, other);
+    CHECK(memcmp(other, hash, sizeof hash) == 0);
+    free(joined);
+    moux__frame__free_unpacked(f, NULL);
+}
+
 /* ---- refusals: header shape ---- */
 
 static void test_header_well_formed_accepted(void)
@@ -510,7 +587,9 @@ static void test_header_wrong_version_refused(void)
 {
     hdr_t x;
     hdr_init(&x);
-    x.h.version = 2;
+    x.h.version = 1; /* version 1 signed otherwise; its batches are not taken */
+    CHECK_STR(hdr_reason(&x), REASON_UNSUPPORTED_VERSION);
+    x.h.version = 3;
     CHECK_STR(hdr_reason(&x), REASON_UNSUPPORTED_VERSION);
     x.h.version = 0;
     CHECK_STR(hdr_reason(&x), REASON_UNSUPPORTED_VERSION);
@@ -700,10 +779,10 @@ static void test_receipt_round_trip(void)
         }
         moux__receipt_body__free_unpacked(b, NULL);
     }
-    /* The signature is Ed25519 over "moux/receipt/1" || body, byte-exact. */
+    /* The signature is Ed25519 over "moux/receipt/2" || body, byte-exact. */
     const Moux__SignedReceipt *sr = f->receipt;
     uint8_t *msg = malloc(14 + sr->body.len);
-    memcpy(msg, "moux/receipt/1", 14);
+    memcpy(msg, "moux/receipt/2", 14);
     memcpy(msg + 14, sr->body.data, sr->body.len);
     CHECK(sr->signature.len == 64);
     CHECK(crypto_sign_verify_detached(sr->signature.data, msg, 14 + sr->body.len,
@@ -780,7 +859,7 @@ static void test_receipt_malformed_body_refused(void)
     /* Properly signed, but not a receipt this version understands. */
     receipt_t x;
     receipt_init(&x);
-    x.b.version = 2;
+    x.b.version = 1;
     Moux__Frame *f = receipt_frame(&x.b, s_b->sign_sk);
     CHECK(f && strcmp(receipt_why(f->receipt, s_b->sign_pk), "malformed receipt body") == 0);
     moux__frame__free_unpacked(f, NULL);
@@ -850,6 +929,7 @@ int main(void)
     RUN(test_any_flipped_header_byte_refused);
     RUN(test_wrong_rx_key_refused);
     RUN(test_wrong_signing_key_refused);
+    RUN(test_other_signed_layouts_refused);
     RUN(test_header_well_formed_accepted);
     RUN(test_header_wrong_version_refused);
     RUN(test_header_wrong_sizes_refused);
