@@ -119,6 +119,7 @@ static const char *s_migrations[] = {
 /* Hot-path statements, prepared once. */
 enum {
     Q_OUTBOX_PUT, Q_OUTBOX_DONE, Q_OUTBOX_FETCH, Q_FIND_LOCAL, Q_FIND_ID, Q_INSERT_IND,
+    Q_INSERT_IND_NEW,
     Q_UPDATE_IND, Q_FIND_STIX, Q_INBOUND_FIND, Q_INBOUND_SEQ, Q_INBOUND_PUT, Q_EVENT, Q_AUDIT_LEAF, Q_COUNT
 };
 
@@ -140,6 +141,14 @@ static const char *s_sql[Q_COUNT] = {
         " modified_ms, valid_from_ms, valid_until_ms, revoked, origin, from_pid, hops,"
         " received_ms, labels, mou_hash, stix)"
         " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
+    /* A received item is almost always new: insert first, look only when
+     * the id is already held (one id-index search instead of two). */
+    [Q_INSERT_IND_NEW] =
+        "INSERT INTO indicator(id, type, value, pattern, tlp, confidence, created_ms,"
+        " modified_ms, valid_from_ms, valid_until_ms, revoked, origin, from_pid, hops,"
+        " received_ms, labels, mou_hash, stix)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
+        " ON CONFLICT(id) DO NOTHING",
     [Q_UPDATE_IND] =
         "UPDATE indicator SET type=?2, value=?3, pattern=?4, tlp=?5, confidence=?6,"
         " created_ms=?7, modified_ms=?8, valid_from_ms=?9, valid_until_ms=?10, revoked=?11,"
@@ -971,43 +980,47 @@ int store_put_received(store_t *self, int64_t pid, const char *from_agency,
                        const Moux__Indicator *ind, uint64_t received_ms,
                        const unsigned char *mou_hash, int64_t *rid, store_put_t *res)
 {
-    sqlite3_stmt *st = s_q(self, Q_FIND_ID);
-    sqlite3_bind_text(st, 1, ind->id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return -1;
-    int exists = rc == SQLITE_ROW;
-    if (exists) {
-        *rid = sqlite3_column_int64(st, 0);
-        int64_t holder = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 1);
-        uint64_t held = (uint64_t)sqlite3_column_int64(st, 2);
-        int revoked = sqlite3_column_int(st, 3);
-        sqlite3_reset(st);
-        /* Only the partner we have an item from may send new versions of it:
-         * nobody may overwrite what we published or got from someone else. */
-        if (holder != pid) {
-            *res = STORE_CONFLICT;
-            return 0;
-        }
-        if (ind->modified_ms <= held || revoked) { /* revocation is final */
-            *res = STORE_UNCHANGED;
-            return 0;
-        }
-    } else {
-        sqlite3_reset(st);
-    }
     char *hops = s_hops_with(ind, from_agency);
     if (!hops)
         return -1;
-    st = s_q(self, exists ? Q_UPDATE_IND : Q_INSERT_IND);
+    sqlite3_stmt *st = s_q(self, Q_INSERT_IND_NEW);
+    s_bind_indicator(st, ind, ind->origin[0] ? ind->origin : NULL, pid, hops, received_ms);
+    if (mou_hash)
+        sqlite3_bind_blob(st, 17, mou_hash, 32, SQLITE_STATIC);
+    int rc = s_step_done(st);
+    if (rc != 0 || sqlite3_changes(self->db) == 1) {
+        free(hops);
+        *rid = sqlite3_last_insert_rowid(self->db);
+        *res = STORE_NEW;
+        return rc;
+    }
+    /* The id is held already. */
+    st = s_q(self, Q_FIND_ID);
+    sqlite3_bind_text(st, 1, ind->id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        free(hops);
+        return -1;
+    }
+    *rid = sqlite3_column_int64(st, 0);
+    int64_t holder = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 1);
+    uint64_t held = (uint64_t)sqlite3_column_int64(st, 2);
+    int revoked = sqlite3_column_int(st, 3);
+    sqlite3_reset(st);
+    /* Only the partner we have an item from may send new versions of it:
+     * nobody may overwrite what we published or got from someone else. */
+    if (holder != pid || ind->modified_ms <= held || revoked) { /* revocation is final */
+        free(hops);
+        *res = holder != pid ? STORE_CONFLICT : STORE_UNCHANGED;
+        return 0;
+    }
+    st = s_q(self, Q_UPDATE_IND);
     s_bind_indicator(st, ind, ind->origin[0] ? ind->origin : NULL, pid, hops, received_ms);
     if (mou_hash)
         sqlite3_bind_blob(st, 17, mou_hash, 32, SQLITE_STATIC);
     rc = s_step_done(st);
     free(hops);
-    if (rc == 0 && !exists)
-        *rid = sqlite3_last_insert_rowid(self->db);
-    *res = exists ? STORE_UPDATED : STORE_NEW;
+    *res = STORE_UPDATED;
     return rc;
 }
 
