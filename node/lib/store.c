@@ -1176,74 +1176,77 @@ static char *s_dup_col(sqlite3_stmt *st, int col)
     return strdup(t ? t : "");
 }
 
-/* Splits "a,b,c" into ind->hops. */
-static int s_split_hops(Moux__Indicator *ind, const char *hops)
-{
-    if (!hops || !*hops)
-        return 0;
-    size_t n = 1;
-    for (const char *p = hops; *p; p++)
-        n += *p == ',';
-    ind->hops = calloc(n, sizeof *ind->hops);
-    if (!ind->hops)
-        return -1;
-    char *copy = strdup(hops), *save = NULL;
-    if (!copy)
-        return -1;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        ind->hops[ind->n_hops++] = strdup(tok);
-    free(copy);
-    return 0;
-}
-
 void store_indicator_free(Moux__Indicator *ind)
 {
-    if (!ind)
-        return;
-    for (size_t i = 0; i < ind->n_labels; i++)
-        free(ind->labels[i]);
-    free(ind->labels);
-    free(ind->id);
-    free(ind->type);
-    free(ind->value);
-    free(ind->pattern);
-    free(ind->origin);
-    for (size_t i = 0; i < ind->n_hops; i++)
-        free(ind->hops[i]);
-    free(ind->hops);
-    free(ind);
+    free(ind); /* one block: s_row_to_indicator */
 }
 
-/* Splits "a,b" into ind->labels. */
-static int s_split_labels(Moux__Indicator *ind, const char *labels)
+/* Comma-separated tokens of s (empty ones skipped). */
+static size_t s_count_tokens(const char *s)
 {
-    if (!labels || !*labels)
-        return 0;
-    size_t n = 1;
-    for (const char *p = labels; *p; p++)
-        n += *p == ',';
-    ind->labels = calloc(n, sizeof *ind->labels);
-    char *copy = strdup(labels), *save = NULL;
-    if (!ind->labels || !copy) {
-        free(copy);
-        return -1;
-    }
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        ind->labels[ind->n_labels++] = strdup(tok);
-    free(copy);
-    return 0;
+    size_t n = 0;
+    for (const char *p = s; *p; p++)
+        n += *p != ',' && (p == s || p[-1] == ',');
+    return n;
 }
 
+/* Copies s into *at, cuts it at the commas and points out[] at the tokens. */
+static size_t s_split_into(char **at, const char *s, char **out)
+{
+    size_t len = strlen(s), n = 0;
+    char *copy = memcpy(*at, s, len + 1);
+    *at += len + 1;
+    for (char *p = copy; *p; p++) {
+        if (*p == ',')
+            *p = '\0';
+        else if (p == copy || p[-1] == '\0')
+            out[n++] = p;
+    }
+    return n;
+}
+
+/* Copies s (NULL: "") into *at and returns the copy. */
+static char *s_copy_into(char **at, const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+    char *copy = *at;
+    memcpy(copy, s ? s : "", len);
+    copy[len] = '\0';
+    *at += len + 1;
+    return copy;
+}
+
+/* A row of id, type, value, pattern, tlp, ..., origin, hops, labels (from
+ * column 1) as an Indicator in one allocation: the struct, then its hop and
+ * label pointers, then the strings. A batch fetches 512 of these, so one
+ * malloc and one free each instead of one per string. */
 static Moux__Indicator *s_row_to_indicator(sqlite3_stmt *st)
 {
-    Moux__Indicator *ind = malloc(sizeof *ind);
+    const char *text[5], *hops = s_col_text(st, 13), *labels = s_col_text(st, 14);
+    static const int cols[5] = {1, 2, 3, 4, 12}; /* id, type, value, pattern, origin */
+    size_t bytes = 0;
+    for (int i = 0; i < 5; i++) {
+        text[i] = s_col_text(st, cols[i]);
+        bytes += (text[i] ? strlen(text[i]) : 0) + 1;
+    }
+    hops = hops ? hops : "";
+    labels = labels ? labels : "";
+    size_t n_hops = s_count_tokens(hops), n_labels = s_count_tokens(labels);
+    bytes += strlen(hops) + 1 + strlen(labels) + 1;
+    Moux__Indicator *ind = malloc(sizeof *ind + (n_hops + n_labels) * sizeof(char *) + bytes);
     if (!ind)
         return NULL;
     moux__indicator__init(ind);
-    ind->id = s_dup_col(st, 1);
-    ind->type = s_dup_col(st, 2);
-    ind->value = s_dup_col(st, 3);
-    ind->pattern = s_dup_col(st, 4);
+    char **ptrs = (char **)(ind + 1), *at = (char *)(ptrs + n_hops + n_labels);
+    ind->id = s_copy_into(&at, text[0]);
+    ind->type = s_copy_into(&at, text[1]);
+    ind->value = s_copy_into(&at, text[2]);
+    ind->pattern = s_copy_into(&at, text[3]);
+    ind->origin = s_copy_into(&at, text[4]);
+    ind->hops = n_hops ? ptrs : NULL;
+    ind->n_hops = s_split_into(&at, hops, ptrs);
+    ind->labels = n_labels ? ptrs + n_hops : NULL;
+    ind->n_labels = s_split_into(&at, labels, ptrs + n_hops);
     ind->tlp = (Moux__Tlp)sqlite3_column_int(st, 5);
     ind->confidence = (uint32_t)sqlite3_column_int(st, 6);
     ind->created_ms = (uint64_t)sqlite3_column_int64(st, 7);
@@ -1251,12 +1254,6 @@ static Moux__Indicator *s_row_to_indicator(sqlite3_stmt *st)
     ind->valid_from_ms = (uint64_t)sqlite3_column_int64(st, 9);
     ind->valid_until_ms = (uint64_t)sqlite3_column_int64(st, 10);
     ind->revoked = sqlite3_column_int(st, 11) != 0;
-    ind->origin = s_dup_col(st, 12);
-    if (!ind->id || !ind->type || !ind->value || !ind->pattern || !ind->origin ||
-        s_split_hops(ind, s_col_text(st, 13)) != 0 || s_split_labels(ind, s_col_text(st, 14)) != 0) {
-        store_indicator_free(ind);
-        return NULL;
-    }
     return ind;
 }
 

@@ -119,8 +119,8 @@ typedef enum { STORE_NEW, STORE_UPDATED, STORE_UNCHANGED, STORE_CONFLICT } store
 int store_put_local(store_t *self, const char *agency, Moux__Indicator *ind, int64_t *rid,
                     store_put_t *res);
 /* Withdraws an indicator this node published (by id, or by type and value):
- * a new version, revoked, which is final. Fills *ind (strings owned by the
- * caller: outbox_batch_free-style; use store_indicator_free) and the row id.
+ * a new version, revoked, which is final. Fills *ind (one block with its
+ * strings, freed with store_indicator_free) and the row id.
  * 1 if withdrawn, 0 if there is no such active local indicator, -1 error. */
 int store_withdraw_local(store_t *self, const char *id, const char *type, const char *value,
                          Moux__Indicator **ind, int64_t *rid);
@@ -166,7 +166,8 @@ typedef struct {
     size_t n;
 } outbox_batch_t;
 /* Up to max entries for pid with row id > after, in row id order. The batch
- * is owned by the caller (outbox_batch_free). */
+ * is owned by the caller (outbox_batch_free). Each item is one allocation
+ * holding its strings: re-point a field, never free one. */
 int store_outbox_fetch(store_t *self, int64_t pid, int64_t after, size_t max,
                        outbox_batch_t *out);
 void outbox_batch_free(outbox_batch_t *b);

@@ -1311,9 +1311,11 @@ static void test_outbox_forwards_received_item_with_hops(void)
     ind.id = RID2;
     ind.modified_ms = 4000;
     ind.origin = "x.example";
-    char *hops[] = {"x.example", "y.example"};
+    char *hops[] = {"x.example", "y.example"}, *labels[] = {"phishing", "c2", "botnet"};
     ind.hops = hops;
     ind.n_hops = 2;
+    ind.labels = labels;
+    ind.n_labels = 3;
     int64_t rid = 0;
     store_put_t res;
     CHECK(store_begin(st) == 0);
@@ -1333,6 +1335,14 @@ static void test_outbox_forwards_received_item_with_hops(void)
             CHECK_STR(b.items[0]->hops[1], "y.example");
             CHECK_STR(b.items[0]->hops[2], "b.example"); /* who delivered it */
         }
+        CHECK(b.items[0]->n_labels == 3);
+        if (b.items[0]->n_labels == 3) { /* one block: hops, labels and strings apart */
+            CHECK_STR(b.items[0]->labels[0], "phishing");
+            CHECK_STR(b.items[0]->labels[1], "c2");
+            CHECK_STR(b.items[0]->labels[2], "botnet");
+        }
+        CHECK_STR(b.items[0]->value, "evil.example");
+        CHECK_STR(b.items[0]->type, "domain-name");
     }
     outbox_batch_free(&b);
     store_destroy(&st);
