@@ -34,8 +34,8 @@ out:
     return rc;
 }
 
-int receipt_open(const Moux__SignedReceipt *sr, const unsigned char signer_pk[32],
-                 ProtobufCAllocator *alloc, Moux__ReceiptBody **body, const char **why)
+int receipt_verify(const Moux__SignedReceipt *sr, const unsigned char signer_pk[32],
+                   const char **why)
 {
     if (sr->signature.len != crypto_sign_BYTES || !sr->body.data) {
         *why = "malformed receipt";
@@ -44,6 +44,24 @@ int receipt_open(const Moux__SignedReceipt *sr, const unsigned char signer_pk[32
     if (ctxsig_verify(CTX_RECEIPT, sr->body.data, sr->body.len, signer_pk,
                       sr->signature.data) != 0) {
         *why = "receipt signature does not verify";
+        return -1;
+    }
+    return 0;
+}
+
+int receipt_open(const Moux__SignedReceipt *sr, const unsigned char signer_pk[32],
+                 ProtobufCAllocator *alloc, Moux__ReceiptBody **body, const char **why)
+{
+    if (receipt_verify(sr, signer_pk, why) != 0)
+        return -1;
+    return receipt_unpack(sr, alloc, body, why);
+}
+
+int receipt_unpack(const Moux__SignedReceipt *sr, ProtobufCAllocator *alloc,
+                   Moux__ReceiptBody **body, const char **why)
+{
+    if (sr->signature.len != crypto_sign_BYTES || !sr->body.data) {
+        *why = "malformed receipt";
         return -1;
     }
     Moux__ReceiptBody *b = moux__receipt_body__unpack(alloc, sr->body.len, sr->body.data);

@@ -19,4 +19,12 @@ int receipt_seal(const Moux__ReceiptBody *body, const unsigned char *sign_sk, ui
 int receipt_open(const Moux__SignedReceipt *sr, const unsigned char signer_pk[32],
                  ProtobufCAllocator *alloc, Moux__ReceiptBody **body, const char **why);
 
+/* receipt_open in two steps, for a receiver that learns the signer's key
+ * from the body (signer_key_id): unpack and shape-check the body, then
+ * verify. Nothing of the body may be trusted before receipt_verify. */
+int receipt_unpack(const Moux__SignedReceipt *sr, ProtobufCAllocator *alloc,
+                   Moux__ReceiptBody **body, const char **why);
+int receipt_verify(const Moux__SignedReceipt *sr, const unsigned char signer_pk[32],
+                   const char **why);
+
 #endif

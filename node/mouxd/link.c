@@ -879,20 +879,13 @@ static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b, 
     return NULL;
 }
 
-/* The partner key a receipt claims to be signed by, if usable. */
-static const char *s_receipt_key(link_t *self, const Moux__SignedReceipt *sr,
+/* The partner key a receipt's body claims signed it, if usable. */
+static const char *s_receipt_key(link_t *self, const Moux__ReceiptBody *b,
                                  const unsigned char **pk)
 {
-    pbbudget_t pb;
-    pbbudget_init(&pb, PB_BUDGET_BYTES);
-    Moux__ReceiptBody *peek = sr->body.data
-        ? moux__receipt_body__unpack(&pb.allocator, sr->body.len, sr->body.data) : NULL;
-    const char *why = "malformed receipt body";
     const partner_key_t *k = NULL;
-    if (peek && peek->signer_key_id.len == KEYID_BYTES)
-        why = link_key_check(self, peek->signer_key_id.data, &k);
-    if (peek)
-        moux__receipt_body__free_unpacked(peek, &pb.allocator);
+    const char *why = b->signer_key_id.len == KEYID_BYTES
+        ? link_key_check(self, b->signer_key_id.data, &k) : "malformed receipt body";
     if (!why)
         *pk = k->sign_pk;
     return why;
@@ -1059,8 +1052,11 @@ static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
     }
     if (!f || f->kind_case != MOUX__FRAME__KIND_RECEIPT)
         why = "not a receipt frame";
-    else if ((why = s_receipt_key(self, f->receipt, &signer)) == NULL &&
-             receipt_open(f->receipt, signer, &pb.allocator, &b, &why) == 0)
+    /* The body names the key that signed it: unpacked once, trusted only
+     * once that key verified it. */
+    else if (receipt_unpack(f->receipt, &pb.allocator, &b, &why) == 0 &&
+             (why = s_receipt_key(self, b, &signer)) == NULL &&
+             receipt_verify(f->receipt, signer, &why) == 0)
         why = s_receipt_mismatch(self, b, &sent);
     if (why) {
         log_warn("RECEIPT-REFUSED", "partner %s: %s", self->p.agency, why);

@@ -739,12 +739,21 @@ static Moux__Frame *receipt_frame(const Moux__ReceiptBody *b, const unsigned cha
 /* receipt_open; returns "ok" or why it refused. */
 static const char *receipt_why(const Moux__SignedReceipt *sr, const unsigned char *pk)
 {
+    /* The daemon's two steps (unpack, then verify with the key the body
+     * names) take and refuse exactly what receipt_open does. */
     Moux__ReceiptBody *body = NULL;
+    const char *why2 = "(none)";
+    int steps = receipt_unpack(sr, NULL, &body, &why2) == 0 && receipt_verify(sr, pk, &why2) == 0;
+    if (body)
+        moux__receipt_body__free_unpacked(body, NULL);
+    body = NULL;
     const char *why = "(none)";
     if (receipt_open(sr, pk, NULL, &body, &why) != 0) {
         CHECK(body == NULL);
+        CHECK(!steps);
         return why;
     }
+    CHECK(steps);
     moux__receipt_body__free_unpacked(body, NULL);
     return "ok";
 }
