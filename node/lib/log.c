@@ -29,6 +29,6 @@ void log_emit(log_level_t level, const char *event, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     /* One write per line so concurrent writers never interleave mid-line. */
-    fprintf(stderr, "%s.%03ldZ %s %s %s: %s\n", when, ts.tv_nsec / 1000000L, s_ident,
+    fprintf(stderr, "%s.%06ldZ %s %s %s: %s\n", when, ts.tv_nsec / 1000L, s_ident,
             names[level], event, msg);
 }

@@ -67,6 +67,8 @@ struct link {
     int dialling;            /* a connect or CURVE handshake is under way */
     uint64_t dial_ms;        /* monotonic: when it began */
     int grouped;             /* link_on_dealer's receipt transaction is open */
+    size_t group_receipts;   /* receipts applied in it, and their sequences */
+    uint64_t group_seq_min, group_seq_max;
     int redial_logged;       /* LINK-REDIAL said once per outage */
     uint64_t redialled_ms;   /* monotonic: the last link_heard redial */
     uint64_t next_seq, seq_reserved;
@@ -784,6 +786,27 @@ static int s_audit_share(link_t *self, const Moux__ReceiptBody *b, json_t *share
     return rc;
 }
 
+/* Receipts on disk (RECEIPTS-STORED, debug: the benchmark's latency comes
+ * from it): seq, a receipt just applied, is counted into the open group and
+ * said when the group commits; alone (no group), it is said at once. seq 0:
+ * the group has committed. */
+static void s_receipts_stored(link_t *self, uint64_t seq)
+{
+    if (seq) {
+        int first = self->group_receipts++ == 0;
+        self->group_seq_min = first || seq < self->group_seq_min ? seq : self->group_seq_min;
+        self->group_seq_max = first || seq > self->group_seq_max ? seq : self->group_seq_max;
+        if (self->grouped)
+            return;
+    }
+    if (self->group_receipts)
+        log_debug("RECEIPTS-STORED", "partner %s: %zu receipt(s) on disk, seq %llu..%llu",
+                  self->p.agency, self->group_receipts,
+                  (unsigned long long)self->group_seq_min,
+                  (unsigned long long)self->group_seq_max);
+    self->group_receipts = 0;
+}
+
 /* Applies a verified receipt: delivered items leave the outbox, the receipt
  * is kept as proof, all in one transaction. */
 static int s_apply_receipt(link_t *self, const Moux__ReceiptBody *b,
@@ -821,6 +844,7 @@ static int s_apply_receipt(link_t *self, const Moux__ReceiptBody *b,
     self->delivered += (uint64_t)(acc + dup + rej);
     log_debug("RECEIPT", "partner %s: seq %llu: %d accepted, %d duplicate, %d refused",
               self->p.agency, (unsigned long long)b->sequence, acc, dup, rej);
+    s_receipts_stored(self, b->sequence);
     json_decref(shared);
     return 0;
 fail:
@@ -1020,8 +1044,11 @@ static void s_receipts_commit(link_t *self)
         return;
     self->grouped = 0;
     int alive = store_in_transaction(st);
-    if (alive && store_commit(st) == 0)
+    if (alive && store_commit(st) == 0) {
+        s_receipts_stored(self, 0);
         return;
+    }
+    self->group_receipts = 0;
     log_error("STORE-RECEIPT", "partner %s: cannot record receipts: %s; their items go again",
               self->p.agency, store_errmsg(st));
     if (alive)

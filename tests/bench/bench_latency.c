@@ -9,13 +9,17 @@
  *   bench_latency --dir A --peer-dir B --peer AGENCY [--rate 200] [--secs 10]
  *                 [--mode passive|poll] [--tag T]
  *
+ * A's agency is the last component of its directory (deploy/cluster's
+ * layout); A must log at debug level (log_level = debug) for passive mode.
+ *
  * passive: nothing watches the stores while items flow; afterwards, the
- *   stores' own timestamps give the figures (same machine, same clock):
- *   stored = B's indicator.received_ms - A's created_ms; receipt = A's
- *   receipt.received_ms (the receipt of the batch that carried the item,
- *   matched through B's inbound rows) - created_ms. Millisecond resolution.
- *   The timestamps are taken before each side's commit, so "stored" leaves
- *   out B's commit and "receipt" A's last one.
+ *   daemons' own log lines give the figures (same machine, same clock,
+ *   microseconds): stored = B's BATCH-RECEIVED line for the batch that
+ *   carried the item (written once the batch's transaction has committed)
+ *   - the moment the publish request was sent; receipt = A's RECEIPTS-STORED
+ *   line (debug level: written once the transaction holding the receipt has
+ *   committed) - the same moment. Items are matched to batches through B's
+ *   inbound rows.
  * poll: an observer thread polls B's store (read-only) until each published
  *   item is visible there, i.e. B's transaction has committed, and A's
  *   outbox until the item's entry is gone (the receipt has committed):
@@ -80,6 +84,50 @@ static int64_t s_int_text(sqlite3_stmt *st, const char *text)
     int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_reset(st);
     return v;
+}
+
+/* Microseconds since the epoch of a log line's stamp
+ * ("2026-11-22T09:00:00.123456Z ..."); -1 if the line has none. */
+static int64_t s_log_us(const char *line)
+{
+    struct tm tm;
+    int us = 0;
+    memset(&tm, 0, sizeof tm);
+    if (sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%6dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000000 + us;
+}
+
+/* at[seq] = the stamp of the first line of DIR/mouxd.log with EVENT about
+ * PARTNER that names seq (BATCH-RECEIVED: "seq N,"; RECEIPTS-STORED:
+ * "seq N..M", every seq of the range); sequences >= cap are ignored. */
+static void s_log_times(const char *dir, const char *event, const char *partner, int64_t *at,
+                        size_t cap)
+{
+    char path[4200], line[2048], key[256];
+    snprintf(path, sizeof path, "%s/mouxd.log", dir);
+    snprintf(key, sizeof key, " %s: partner %s: ", event, partner);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "bench_latency: %s: cannot read\n", path);
+        exit(1);
+    }
+    while (fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, key), *s = p ? strstr(p + strlen(key), "seq ") : NULL;
+        unsigned long long lo = 0, hi = 0;
+        int64_t t = s ? s_log_us(line) : -1;
+        if (t < 0 || sscanf(s, "seq %llu", &lo) != 1)
+            continue;
+        if (sscanf(s, "seq %*u..%llu", &hi) != 1)
+            hi = lo;
+        for (unsigned long long q = lo; q <= hi && q < cap; q++)
+            if (at[q] < 0)
+                at[q] = t;
+    }
+    fclose(f);
 }
 
 static void s_sleep_us(long us)
@@ -303,37 +351,34 @@ int main(int argc, char **argv)
             moux__batch__free_unpacked(b, NULL);
         }
         sqlite3_finalize(inb);
-        sqlite3_stmt *a_created = s_prep(adb, "SELECT created_ms FROM indicator WHERE id = ?1");
-        sqlite3_stmt *b_recv = s_prep(bdb, "SELECT received_ms FROM indicator WHERE id = ?1");
-        sqlite3_stmt *a_rcpt =
-            s_prep(adb, "SELECT received_ms FROM receipt WHERE pid = ?1 AND seq = ?2");
+        /* seq -> when the batch was on disk at B, and its receipt at A */
+        size_t seqs = 1;
+        for (size_t k = 0; k < m; k++)
+            if ((size_t)map_seq[k] + 1 > seqs && map_seq[k] < 100000000)
+                seqs = (size_t)map_seq[k] + 1;
+        int64_t *b_at = malloc(seqs * sizeof *b_at), *a_at = malloc(seqs * sizeof *a_at);
+        for (size_t q = 0; q < seqs; q++)
+            b_at[q] = a_at[q] = -1;
+        const char *a_agency = strrchr(a_dir, '/') ? strrchr(a_dir, '/') + 1 : a_dir;
+        s_log_times(b_dir, "BATCH-RECEIVED", a_agency, b_at, seqs);
+        s_log_times(a_dir, "RECEIPTS-STORED", peer, a_at, seqs);
         size_t got = 0;
         for (size_t i = 0; i < done; i++) {
-            int64_t created = s_int_text(a_created, ids[i]), recv = s_int_text(b_recv, ids[i]);
-            int64_t seq = -1, r = -1;
+            int64_t seq = -1;
             for (size_t k = 0; k < m; k++)
                 if (strcmp(map_id[k], ids[i]) == 0) {
                     seq = map_seq[k];
                     break;
                 }
-            if (seq >= 0) {
-                sqlite3_reset(a_rcpt);
-                sqlite3_bind_int64(a_rcpt, 1, pid);
-                sqlite3_bind_int64(a_rcpt, 2, seq);
-                if (sqlite3_step(a_rcpt) == SQLITE_ROW)
-                    r = sqlite3_column_int64(a_rcpt, 0);
-                sqlite3_reset(a_rcpt);
-            }
-            if (created < 0 || recv < 0 || r < 0) {
+            if (seq < 0 || (size_t)seq >= seqs || b_at[seq] < 0 || a_at[seq] < 0) {
                 lost++;
                 continue;
             }
-            stored[got] = (double)(recv - created);
-            rcpt[got++] = (double)(r - created);
+            stored[got] = (double)(b_at[seq] - t_pub[i]) / 1000.0;
+            rcpt[got++] = (double)(a_at[seq] - t_pub[i]) / 1000.0;
         }
-        sqlite3_finalize(a_created);
-        sqlite3_finalize(b_recv);
-        sqlite3_finalize(a_rcpt);
+        free(b_at);
+        free(a_at);
         char name[64];
         snprintf(name, sizeof name, "lat_%s_batches", mode);
         bu_emit1(name, "batches", (double)batches);
