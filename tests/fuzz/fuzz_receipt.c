@@ -4,7 +4,7 @@
  *      the fuzzer writes it. It is unpacked on its own, then signed with a
  *      key generated at start-up and given to receipt_open, which gets past
  *      the signature to the body checks. Properties: receipt_open accepts
- *      exactly the bodies that unpack with version 1, a 16-byte message id,
+ *      exactly the bodies that unpack with the protocol version (2), a 16-byte message id,
  *      an empty or 32-byte batch hash and status OK or REFUSED; and with one
  *      byte of body or signature flipped (mask != 0) it refuses.
  *   1  the rest is a serialised SignedReceipt, opened with the same key
@@ -38,7 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void s_read_body(const Moux__ReceiptBody *b)
 {
     static const uint8_t zero[BATCH_HASH_BYTES];
-    FUZZ_CHECK(b->version == 1 && b->message_id.len == MSGID_BYTES && b->message_id.data);
+    FUZZ_CHECK(b->version == PROTOCOL_VERSION && b->message_id.len == MSGID_BYTES && b->message_id.data);
     volatile int x = memcmp(b->message_id.data, zero, MSGID_BYTES);
     if (b->batch_hash.len)
         x += memcmp(b->batch_hash.data, zero, BATCH_HASH_BYTES);
@@ -56,7 +56,7 @@ static int s_body_ok(const uint8_t *body, size_t len)
     Moux__ReceiptBody *b = moux__receipt_body__unpack(NULL, len, body);
     if (!b)
         return 0;
-    int ok = b->version == 1 && b->message_id.len == MSGID_BYTES &&
+    int ok = b->version == PROTOCOL_VERSION && b->message_id.len == MSGID_BYTES &&
              (b->batch_hash.len == 0 || b->batch_hash.len == BATCH_HASH_BYTES) &&
              (b->status == MOUX__BATCH_STATUS__BATCH_OK ||
               b->status == MOUX__BATCH_STATUS__BATCH_REFUSED);
