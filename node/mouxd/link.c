@@ -49,6 +49,7 @@ typedef struct {
 typedef struct {
     unsigned char message_id[MSGID_BYTES];
     unsigned char hash[BATCH_HASH_BYTES];
+    uint64_t seq;
     s_sent_item_t *items;
     size_t n;
     int used;
@@ -533,6 +534,7 @@ static int s_remember(link_t *self, const envelope_meta_t *meta, const uint8_t *
         return -1;
     memcpy(s->message_id, meta->message_id, MSGID_BYTES);
     memcpy(s->hash, hash, BATCH_HASH_BYTES);
+    s->seq = meta->sequence;
     s->n = n;
     for (size_t i = 0; i < n; i++) {
         ind_type_t t = IND_IPV4;
@@ -787,24 +789,26 @@ static int s_audit_share(link_t *self, const Moux__ReceiptBody *b, json_t *share
 }
 
 /* Receipts on disk (RECEIPTS-STORED, debug: the benchmark's latency comes
- * from it): seq, a receipt just applied, is counted into the open group and
- * said when the group commits; alone (no group), it is said at once. seq 0:
- * the group has committed. */
-static void s_receipts_stored(link_t *self, uint64_t seq)
+ * from it), said once the transaction holding them has committed. */
+static void s_receipts_said(link_t *self)
 {
-    if (seq) {
-        int first = self->group_receipts++ == 0;
-        self->group_seq_min = first || seq < self->group_seq_min ? seq : self->group_seq_min;
-        self->group_seq_max = first || seq > self->group_seq_max ? seq : self->group_seq_max;
-        if (self->grouped)
-            return;
-    }
     if (self->group_receipts)
         log_debug("RECEIPTS-STORED", "partner %s: %zu receipt(s) on disk, seq %llu..%llu",
                   self->p.agency, self->group_receipts,
                   (unsigned long long)self->group_seq_min,
                   (unsigned long long)self->group_seq_max);
     self->group_receipts = 0;
+}
+
+/* A receipt just applied, for our batch seq: counted into the open group,
+ * or, alone (no group: it has committed), said at once. */
+static void s_receipt_counted(link_t *self, uint64_t seq)
+{
+    int first = self->group_receipts++ == 0;
+    self->group_seq_min = first || seq < self->group_seq_min ? seq : self->group_seq_min;
+    self->group_seq_max = first || seq > self->group_seq_max ? seq : self->group_seq_max;
+    if (!self->grouped)
+        s_receipts_said(self);
 }
 
 /* Applies a verified receipt: delivered items leave the outbox, the receipt
@@ -844,7 +848,7 @@ static int s_apply_receipt(link_t *self, const Moux__ReceiptBody *b,
     self->delivered += (uint64_t)(acc + dup + rej);
     log_debug("RECEIPT", "partner %s: seq %llu: %d accepted, %d duplicate, %d refused",
               self->p.agency, (unsigned long long)b->sequence, acc, dup, rej);
-    s_receipts_stored(self, b->sequence);
+    s_receipt_counted(self, sent->seq);
     json_decref(shared);
     return 0;
 fail:
@@ -892,6 +896,8 @@ static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b, 
     s_sent_t *s = s_sent_find(self, b);
     if (!s)
         return "receipt for no batch we sent recently (replayed, or from before a restart)";
+    if (b->sequence != s->seq)
+        return "receipt names another sequence than the batch we sent";
     if (b->status == MOUX__BATCH_STATUS__BATCH_OK &&
         (b->batch_hash.len != BATCH_HASH_BYTES ||
          sodium_memcmp(b->batch_hash.data, s->hash, BATCH_HASH_BYTES) != 0))
@@ -1045,7 +1051,7 @@ static void s_receipts_commit(link_t *self)
     self->grouped = 0;
     int alive = store_in_transaction(st);
     if (alive && store_commit(st) == 0) {
-        s_receipts_stored(self, 0);
+        s_receipts_said(self);
         return;
     }
     self->group_receipts = 0;

@@ -29,6 +29,7 @@
 #include "receipt.h"
 #include "store.h"
 #include "tlp.h"
+#include "toolkeys.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -144,10 +145,8 @@ static json_t *s_hex(const uint8_t *bin, size_t len)
 
 static int s_read_pub(const char *dir, const char *name, const char *label, unsigned char *out)
 {
-    char path[PATH_MAX_MOUX + 32];
-    snprintf(path, sizeof path, "%s/keys/%s.pub", dir, name);
-    key_err_t rc = keyfile_read_public(path, label, out, 32);
-    return rc == KEY_OK ? 0 : s_err(path, key_strerror(rc));
+    char err[4400];
+    return toolkeys_read_pub(dir, name, label, out, err, sizeof err) == 0 ? 0 : s_err(err, NULL);
 }
 
 static int s_peer_load(const char *dir, s_peer_t *peer)
