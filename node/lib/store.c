@@ -990,8 +990,10 @@ int store_put_received(store_t *self, int64_t pid, const char *from_agency,
     int rc = s_step_done(st);
     if (rc != 0 || sqlite3_changes(self->db) == 1) {
         free(hops);
-        *rid = sqlite3_last_insert_rowid(self->db);
-        *res = STORE_NEW;
+        if (rc == 0) {
+            *rid = sqlite3_last_insert_rowid(self->db);
+            *res = STORE_NEW;
+        }
         return rc;
     }
     /* The id is held already. */

@@ -79,26 +79,39 @@ static char *s_read_doc(void)
     return out;
 }
 
-/* The value's hex must appear in the document (printed in lines of 64). */
+/* The value's hex must follow its label in the document (white space
+ * aside: the appendix prints hex in lines of 64, or beside short labels). */
 static void s_value(const char *label, const uint8_t *bytes, size_t len)
 {
-    char *hex = malloc(2 * len + 1);
+    char *hex = malloc(2 * len + 1), *want = malloc(strlen(label) + 2 * len + 1);
     sodium_bin2hex(hex, 2 * len + 1, bytes, len);
+    size_t n = 0;
+    for (const char *p = label; *p; p++)
+        if (*p != ' ')
+            want[n++] = *p;
+    memcpy(want + n, hex, 2 * len + 1);
     if (s_print) {
-        printf("%s (%zu bytes)\n", label, len);
+        printf("%s\n", label);
         for (size_t i = 0; i < 2 * len; i += 64)
             printf("%.64s\n", hex + i);
         printf("\n");
-    } else if (!s_doc || !strstr(s_doc, hex)) {
-        fprintf(stderr, "%s: %s is not the document's value: %s\n", DOC, label, hex);
+    } else if (!s_doc || !strstr(s_doc, want)) {
+        fprintf(stderr, "%s: \"%s\" is not followed by this value: %s\n", DOC, label, hex);
         t_failed_checks++;
     }
+    free(want);
     free(hex);
+}
+
+/* "LABEL (N bytes)", as the appendix names sized values. */
+static const char *s_sized(char *buf, size_t cap, const char *label, size_t len)
+{
+    snprintf(buf, cap, "%s (%zu bytes)", label, len);
+    return buf;
 }
 
 static uint8_t *s_pack_payload(size_t *len)
 {
-    static char *none[1];
     Moux__Indicator ind = MOUX__INDICATOR__INIT;
     ind.id = "indicator--00000000-0000-4000-8000-000000000000";
     ind.type = "ipv4-addr";
@@ -108,7 +121,6 @@ static uint8_t *s_pack_payload(size_t *len)
     ind.created_ms = ind.modified_ms = ind.valid_from_ms = T_BATCH;
     ind.origin = "a.example";
     ind.pattern = "[ipv4-addr:value = '192.0.2.1']";
-    ind.hops = none;
     Moux__Indicator *items[1] = {&ind};
     Moux__Batch b = MOUX__BATCH__INIT;
     b.n_items = 1;
@@ -143,8 +155,8 @@ static void test_appendix_a(void)
     CHECK(envelope_derive_keys(a.enc_sk, a.enc_pk, b.enc_pk, a_tx, a_rx) == 0);
     CHECK(envelope_derive_keys(b.enc_sk, b.enc_pk, a.enc_pk, b_tx, b_rx) == 0);
     CHECK(memcmp(a_tx, b_rx, 32) == 0 && memcmp(a_rx, b_tx, 32) == 0);
-    s_value("K(A->B)", a_tx, 32);
-    s_value("K(B->A)", a_rx, 32);
+    s_value("K(A->B) = A tx = B rx", a_tx, 32);
+    s_value("K(B->A) = A rx = B tx", a_rx, 32);
 
     /* The batch A -> B. */
     size_t plen = 0, flen = 0;
@@ -166,12 +178,17 @@ static void test_appendix_a(void)
     CHECK(envelope_open(env, b_rx, a.sign_pk, &opened, &olen, &proof, &why) == 0);
     CHECK(olen == plen && opened && memcmp(opened, payload, plen) == 0);
     CHECK(memcmp(proof.hash, hash, sizeof hash) == 0);
-    s_value("header", env->header.data, env->header.len);
-    s_value("payload", payload, plen);
-    s_value("batch_hash", hash, sizeof hash);
-    s_value("signature", proof.sig, sizeof proof.sig);
-    s_value("ciphertext", env->ciphertext.data, env->ciphertext.len);
-    s_value("frame", frame, flen);
+    char label[128];
+    s_value(s_sized(label, sizeof label, "header", env->header.len), env->header.data,
+            env->header.len);
+    s_value(s_sized(label, sizeof label, "payload", plen), payload, plen);
+    snprintf(label, sizeof label, "= BLAKE2b-256(%08zx || header || payload)", env->header.len);
+    s_value(label, hash, sizeof hash);
+    s_value("signature = Ed25519(A, \"moux/batch/2\" || batch_hash)", proof.sig,
+            sizeof proof.sig);
+    s_value(s_sized(label, sizeof label, "ciphertext", env->ciphertext.len),
+            env->ciphertext.data, env->ciphertext.len);
+    s_value(s_sized(label, sizeof label, "frame = the ZeroMQ message", flen), frame, flen);
 
     /* The receipt B -> A. */
     Moux__ItemResult r = MOUX__ITEM_RESULT__INIT, *rp[1] = {&r};
@@ -200,9 +217,11 @@ static void test_appendix_a(void)
         CHECK(receipt_open(rf->receipt, b.sign_pk, NULL, &got, &why) == 0);
         if (got)
             moux__receipt_body__free_unpacked(got, NULL);
-        s_value("receipt body", rf->receipt->body.data, rf->receipt->body.len);
-        s_value("receipt signature", rf->receipt->signature.data, rf->receipt->signature.len);
-        s_value("receipt frame", rframe, rlen);
+        s_value(s_sized(label, sizeof label, "body", rf->receipt->body.len),
+                rf->receipt->body.data, rf->receipt->body.len);
+        s_value("signature = Ed25519(B, \"moux/receipt/2\" || body)",
+                rf->receipt->signature.data, rf->receipt->signature.len);
+        s_value(s_sized(label, sizeof label, "frame", rlen), rframe, rlen);
         moux__frame__free_unpacked(rf, NULL);
     }
     free(rframe);
