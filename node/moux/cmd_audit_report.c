@@ -215,6 +215,7 @@ static const s_kind_t s_kinds[] = {
     {"receipt", CAT_RECEIPT, NULL, 0},
     {"item-refused", CAT_REFUSAL, "in", 1},
     {"batch-refused", CAT_REFUSAL, "in", 0},
+    {"receipt-refused", CAT_REFUSAL, "in", 0},
     {"mou-notice-refused", CAT_REFUSAL, "in", 0},
     {"partner-throttled", CAT_REFUSAL, "in", 0},
     {"connection-refused", CAT_REFUSAL, "in", 0},

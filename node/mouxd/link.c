@@ -93,6 +93,7 @@ struct link {
     uint64_t backoff_ms, retry_at_ms;
     uint64_t head_since_ms;  /* monotonic: when the oldest in-flight batch became the oldest */
     uint64_t last_receipt_ms, refused_in;
+    uint64_t rr_window_ms, rr_recorded, rr_unrecorded; /* receipt-refused events */
     char last_error[ENDPOINT_MAX + 64];
     agreement_t ag;          /* the MOU with the partner */
     char blocked[256];       /* why nothing is sent now ("" when sending) */
@@ -909,6 +910,38 @@ static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b, 
     return NULL;
 }
 
+#define RR_WINDOW_MS 10000
+#define RR_EVENTS_MAX 20
+
+/* A refused receipt is logged and counted, and recorded as an event (an
+ * audit entry): at most RR_EVENTS_MAX in RR_WINDOW_MS per partner, so that
+ * a partner sending junk cannot fill the store; the next recorded one says
+ * how many went unrecorded. */
+static void s_receipt_refused(link_t *self, const char *why)
+{
+    uint64_t now = mono_ms();
+    log_warn("RECEIPT-REFUSED", "partner %s: %s", self->p.agency, why);
+    self->refused_in++;
+    if (now - self->rr_window_ms > RR_WINDOW_MS) {
+        self->rr_window_ms = now;
+        self->rr_recorded = 0;
+    }
+    if (self->rr_recorded >= RR_EVENTS_MAX) {
+        self->rr_unrecorded++;
+        return;
+    }
+    char detail[80] = "";
+    if (self->rr_unrecorded)
+        snprintf(detail, sizeof detail, "%llu refused receipts before this one not recorded",
+                 (unsigned long long)self->rr_unrecorded);
+    self->rr_recorded++;
+    self->rr_unrecorded = 0;
+    if (store_event(self->d->store, "receipt-refused", self->p.agency, NULL, why,
+                    detail[0] ? detail : NULL) != 0)
+        log_error("STORE-FAILED", "partner %s: %s", self->p.agency,
+                  store_errmsg(self->d->store));
+}
+
 /* The partner key a receipt's body claims signed it, if usable. */
 static const char *s_receipt_key(link_t *self, const Moux__ReceiptBody *b,
                                  const unsigned char **pk)
@@ -1092,8 +1125,7 @@ static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
              receipt_verify(f->receipt, signer, &why) == 0)
         why = s_receipt_mismatch(self, b, &sent);
     if (why) {
-        log_warn("RECEIPT-REFUSED", "partner %s: %s", self->p.agency, why);
-        self->refused_in++;
+        s_receipt_refused(self, why);
         goto out;
     }
     s_forget_inflight(self, b->message_id.data);

@@ -5,8 +5,9 @@
 # signed by us.cisa's key but naming another sequence, another batch hash,
 # the wrong agencies, other item versions, an unknown signing key, a broken
 # signature, or replaying a good one. vn.ais must refuse each
-# (RECEIPT-REFUSED, with the reason) and keep the items queued until a valid
-# receipt takes them; at the end the real us.cisa gets everything.
+# (RECEIPT-REFUSED, with the reason, and a receipt-refused event) and keep
+# the items queued until a valid receipt takes them; at the end the real
+# us.cisa gets what is published next.
 source "$(dirname "$0")/lib.sh"
 
 RECEIVER=$MOUX_BIN/mouxreceiver
@@ -27,6 +28,7 @@ note "vn.ais up; us.cisa stopped; mouxreceiver answers in its place"
 
 queued() { sqlite3 "$S/store.db" "select count(*) from outbox o join partner p on p.pid = o.pid where p.agency = 'us.cisa'"; }
 refusals() { grep -c -- "RECEIPT-REFUSED: partner us.cisa: $1" "$S/mouxd.log" || true; }
+events() { sqlite3 "$S/store.db" "select count(*) from event where kind = 'receipt-refused' and partner = 'us.cisa' and reason like '$1%'"; }
 
 # forged MODE REASON: the receipt is refused with REASON, the items stay.
 forged() {
@@ -36,8 +38,9 @@ forged() {
         2>>"$WORK/receiver.log") || fail "mouxreceiver $mode got no batch (see receiver.log)"
     jq -e '.items >= 1' <<<"$out" >/dev/null || fail "$mode: $out"
     wait_for 5 "RECEIPT-REFUSED ($reason) after $mode" "[ \$(refusals '$reason') -gt $before ]"
+    wait_for 5 "a receipt-refused event ($reason)" "[ \$(events '$reason') -ge 1 ]"
     [ "$(queued)" -ge 1 ] || fail "$mode: the items left the outbox on a forged receipt"
-    note "$mode: refused ($reason); $(queued) item(s) still queued"
+    note "$mode: refused ($reason), recorded; $(queued) item(s) still queued"
 }
 
 "$MOUX" publish -d "$S" --type ipv4-addr --value 203.0.113.7 --tlp green >/dev/null
@@ -58,6 +61,7 @@ out=$("$RECEIVER" --as "$WORK/us.cisa" --from "$S" --timeout-ms 20000 replay 2>>
 wait_for 5 "the outbox empties on the valid receipt" '[ "$(queued)" -eq 0 ]'
 wait_for 5 "the replayed receipt refused" \
     "[ \$(refusals 'receipt for no batch we sent recently') -gt $before ]"
+wait_for 5 "the replay recorded" "[ \$(events 'receipt for no batch we sent recently') -ge 1 ]"
 note "replay: the first receipt applied ($(jq -c . <<<"$out")), the second refused"
 
 # The real us.cisa holds everything the forgeries did not take.
