@@ -34,13 +34,20 @@ out:
     return rc;
 }
 
+/* A 64-byte signature and a body: what both steps need. */
+static int s_shape(const Moux__SignedReceipt *sr, const char **why)
+{
+    if (sr->signature.len == crypto_sign_BYTES && sr->body.data)
+        return 0;
+    *why = "malformed receipt";
+    return -1;
+}
+
 int receipt_verify(const Moux__SignedReceipt *sr, const unsigned char signer_pk[32],
                    const char **why)
 {
-    if (sr->signature.len != crypto_sign_BYTES || !sr->body.data) {
-        *why = "malformed receipt";
+    if (s_shape(sr, why) != 0)
         return -1;
-    }
     if (ctxsig_verify(CTX_RECEIPT, sr->body.data, sr->body.len, signer_pk,
                       sr->signature.data) != 0) {
         *why = "receipt signature does not verify";
@@ -60,10 +67,8 @@ int receipt_open(const Moux__SignedReceipt *sr, const unsigned char signer_pk[32
 int receipt_unpack(const Moux__SignedReceipt *sr, ProtobufCAllocator *alloc,
                    Moux__ReceiptBody **body, const char **why)
 {
-    if (sr->signature.len != crypto_sign_BYTES || !sr->body.data) {
-        *why = "malformed receipt";
+    if (s_shape(sr, why) != 0)
         return -1;
-    }
     Moux__ReceiptBody *b = moux__receipt_body__unpack(alloc, sr->body.len, sr->body.data);
     if (!b || b->version != PROTOCOL_VERSION || b->message_id.len != MSGID_BYTES ||
         (b->batch_hash.len != 0 && b->batch_hash.len != BATCH_HASH_BYTES) ||
