@@ -179,6 +179,7 @@ struct store {
         int loaded;
     } undo[STORE_NEST_MAX];
     int depth; /* open transaction (1) and savepoints in it */
+    int unsynced; /* the open transaction commits without syncing (store_begin_unsynced) */
     int audit_off;
     /* Statements prepared on first use (store_stmt), by their SQL text. */
     struct {
@@ -196,6 +197,14 @@ static int s_exec(store_t *self, const char *sql)
     return sqlite3_exec(self->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+/* Every commit syncs the WAL again once an unsynced transaction has ended.
+ * SQLite takes the setting outside transactions only. */
+static void s_synced(store_t *self)
+{
+    if (self->unsynced && s_exec(self, "PRAGMA synchronous = FULL") == 0)
+        self->unsynced = 0;
+}
+
 /* SQLite rolls the whole transaction back by itself on some errors (a full
  * disk, an I/O error, no memory): then every level is gone. */
 static void s_lost(store_t *self)
@@ -203,6 +212,7 @@ static void s_lost(store_t *self)
     self->frontier = self->undo[0].frontier;
     self->frontier_loaded = self->undo[0].loaded;
     self->depth = 0;
+    s_synced(self);
 }
 
 int store_in_transaction(store_t *self)
@@ -210,10 +220,8 @@ int store_in_transaction(store_t *self)
     return self->depth > 0 && !sqlite3_get_autocommit(self->db);
 }
 
-int store_begin(store_t *self)
+static int s_begin(store_t *self)
 {
-    if (self->depth > 0 && sqlite3_get_autocommit(self->db))
-        s_lost(self);
     if (self->depth == STORE_NEST_MAX ||
         s_exec(self, self->depth ? "SAVEPOINT nested" : "BEGIN IMMEDIATE") != 0)
         return -1;
@@ -223,11 +231,39 @@ int store_begin(store_t *self)
     return 0;
 }
 
+int store_begin(store_t *self)
+{
+    if (self->depth > 0 && sqlite3_get_autocommit(self->db))
+        s_lost(self);
+    if (self->depth == 0)
+        s_synced(self);
+    if (self->depth == 0 && self->unsynced)
+        return -1; /* never let a transaction that must sync go unsynced */
+    return s_begin(self);
+}
+
+int store_begin_unsynced(store_t *self)
+{
+    if (self->depth > 0 && sqlite3_get_autocommit(self->db))
+        s_lost(self);
+    if (self->depth > 0)
+        return s_begin(self); /* a savepoint: the enclosing commit decides */
+    if (s_exec(self, "PRAGMA synchronous = NORMAL") != 0)
+        return -1;
+    self->unsynced = 1;
+    if (s_begin(self) != 0) {
+        s_synced(self);
+        return -1;
+    }
+    return 0;
+}
+
 int store_commit(store_t *self)
 {
     if (self->depth == 0 || s_exec(self, self->depth > 1 ? "RELEASE nested" : "COMMIT") != 0)
         return -1; /* still open: the caller rolls back */
-    self->depth--;
+    if (--self->depth == 0)
+        s_synced(self);
     return 0;
 }
 
@@ -235,6 +271,7 @@ void store_rollback(store_t *self)
 {
     if (self->depth == 0) {
         s_exec(self, "ROLLBACK"); /* a migration's failed BEGIN; harmless */
+        s_synced(self);
         return;
     }
     if (sqlite3_get_autocommit(self->db)) {
@@ -251,7 +288,8 @@ void store_rollback(store_t *self)
     }
     if (self->depth == 1)
         s_exec(self, "ROLLBACK");
-    self->depth--;
+    if (--self->depth == 0)
+        s_synced(self);
     self->frontier = self->undo[self->depth].frontier;
     self->frontier_loaded = self->undo[self->depth].loaded;
 }

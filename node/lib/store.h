@@ -38,6 +38,12 @@ sqlite3 *store_db(store_t *self);
  * undoes only its own (the audit frontier included). The receiver stores
  * each batch in a savepoint of one transaction per group of batches. */
 int store_begin(store_t *self);
+/* A transaction whose commit does not wait for the disk (WAL, synchronous
+ * NORMAL): a crash of the process loses nothing, a power failure may lose it
+ * until the next synced commit, which makes it durable with its own. Only
+ * for records a partner gives again: the sender's receipts (RELIABILITY.md).
+ * Inside a transaction, a savepoint of it. */
+int store_begin_unsynced(store_t *self);
 int store_commit(store_t *self);
 void store_rollback(store_t *self);
 /* 1 while a transaction begun here is still open. 0 once SQLite has rolled

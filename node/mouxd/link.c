@@ -1214,8 +1214,11 @@ void link_on_dealer(link_t *self)
         }
         if (self->grouped && !store_in_transaction(st))
             s_receipts_commit(self); /* SQLite rolled it back: resend */
+        /* Receipts commit without waiting for the disk: were they lost to a
+         * power failure, their items would go again and the partner, which
+         * synced them, would answer "duplicate" (RELIABILITY.md). */
         if (!self->grouped)
-            self->grouped = store_begin(st) == 0; /* else each receipt commits alone */
+            self->grouped = store_begin_unsynced(st) == 0; /* else each commits alone */
         s_on_frame(self, zmq_msg_data(&msg), zmq_msg_size(&msg));
         zmq_msg_close(&msg);
     }

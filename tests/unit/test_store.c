@@ -1067,6 +1067,41 @@ static void test_rollback_discards_put(void)
     store_destroy(&st);
 }
 
+/* An unsynced transaction commits with synchronous NORMAL and leaves FULL
+ * behind it, however it ends; inside a transaction it is a savepoint. */
+static void test_unsynced_transaction_ends_synced(void)
+{
+    int64_t pid_b = 0, pid_c = 0;
+    store_t *st = fresh_store("unsynced", &pid_b, &pid_c);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    sqlite3 *db = store_db(st);
+    CHECK(raw_count(db, "PRAGMA synchronous") == 2); /* FULL */
+    CHECK(store_begin_unsynced(st) == 0);
+    CHECK(raw_count(db, "PRAGMA synchronous") == 1); /* NORMAL */
+    CHECK(store_event(st, "test", NULL, NULL, "unsynced", NULL) == 0);
+    CHECK(store_commit(st) == 0);
+    CHECK(raw_count(db, "PRAGMA synchronous") == 2);
+    CHECK(raw_count(db, "SELECT count(*) FROM event WHERE reason = 'unsynced'") == 1);
+
+    CHECK(store_begin_unsynced(st) == 0);
+    CHECK(store_begin(st) == 0); /* a savepoint of it */
+    CHECK(store_event(st, "test", NULL, NULL, "undone", NULL) == 0);
+    store_rollback(st);
+    CHECK(raw_count(db, "PRAGMA synchronous") == 1);
+    store_rollback(st);
+    CHECK(raw_count(db, "PRAGMA synchronous") == 2);
+    CHECK(raw_count(db, "SELECT count(*) FROM event WHERE reason = 'undone'") == 0);
+
+    CHECK(store_begin(st) == 0); /* inside a synced one: a savepoint, still synced */
+    CHECK(store_begin_unsynced(st) == 0);
+    CHECK(raw_count(db, "PRAGMA synchronous") == 2);
+    CHECK(store_commit(st) == 0 && store_commit(st) == 0);
+    CHECK(raw_count(db, "PRAGMA synchronous") == 2);
+    store_destroy(&st);
+}
+
 /* ---- received indicators ---- */
 
 #define RID1 "indicator--0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -1574,6 +1609,7 @@ int main(void)
     RUN(test_put_local_same_is_unchanged);
     RUN(test_put_local_changed_is_new_version);
     RUN(test_rollback_discards_put);
+    RUN(test_unsynced_transaction_ends_synced);
     RUN(test_put_received_versions);
     RUN(test_put_received_anonymised_origin);
     RUN(test_received_revocation_is_permanent);
