@@ -113,20 +113,28 @@ static const char *s_migrations[] = {
     "ALTER TABLE indicator ADD COLUMN stix TEXT;"
     "CREATE TABLE stix_object(id TEXT PRIMARY KEY, type TEXT NOT NULL,"
     "  modified TEXT NOT NULL, json TEXT NOT NULL);",
+    /* 5 -> 6: when each outbox entry was (re)queued, in the order of a
+     * counter of the daemon's (the only writer of entries): a receipt then
+     * clears its batch's rows as one range, sparing entries queued again
+     * since the batch was read (store_outbox_done_range). */
+    "ALTER TABLE outbox ADD COLUMN qseq INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof s_migrations / sizeof s_migrations[0]))
 
 /* Hot-path statements, prepared once. */
 enum {
-    Q_OUTBOX_PUT, Q_OUTBOX_DONE, Q_OUTBOX_FETCH, Q_FIND_LOCAL, Q_FIND_ID, Q_INSERT_IND,
+    Q_OUTBOX_PUT, Q_OUTBOX_DONE, Q_OUTBOX_DONE_RANGE, Q_OUTBOX_FETCH, Q_FIND_LOCAL, Q_FIND_ID, Q_INSERT_IND,
     Q_INSERT_IND_NEW,
     Q_UPDATE_IND, Q_FIND_STIX, Q_INBOUND_FIND, Q_INBOUND_SEQ, Q_INBOUND_PUT, Q_EVENT, Q_AUDIT_LEAF, Q_COUNT
 };
 
 static const char *s_sql[Q_COUNT] = {
-    [Q_OUTBOX_PUT] = "INSERT INTO outbox(pid, rid, modified_ms) VALUES(?1, ?2, ?3)"
-                     " ON CONFLICT(pid, rid) DO UPDATE SET modified_ms = excluded.modified_ms",
+    [Q_OUTBOX_PUT] = "INSERT INTO outbox(pid, rid, modified_ms, qseq) VALUES(?1, ?2, ?3, ?4)"
+                     " ON CONFLICT(pid, rid) DO UPDATE SET modified_ms = excluded.modified_ms,"
+                     " qseq = excluded.qseq",
     [Q_OUTBOX_DONE] = "DELETE FROM outbox WHERE pid = ?1 AND rid = ?2 AND modified_ms <= ?3",
+    [Q_OUTBOX_DONE_RANGE] = "DELETE FROM outbox WHERE pid = ?1 AND rid >= ?2 AND rid <= ?3"
+                            " AND qseq <= ?4",
     [Q_OUTBOX_FETCH] =
         "SELECT o.rid, i.id, i.type, i.value, i.pattern, i.tlp, i.confidence, i.created_ms,"
         " i.modified_ms, i.valid_from_ms, i.valid_until_ms, i.revoked, i.origin, i.hops, i.labels"
@@ -181,6 +189,7 @@ struct store {
     int depth; /* open transaction (1) and savepoints in it */
     int unsynced; /* the open transaction commits without syncing (store_begin_unsynced) */
     int audit_off;
+    uint64_t qseq; /* the last outbox queueing sequence given */
     /* Statements prepared on first use (store_stmt), by their SQL text. */
     struct {
         char *sql;
@@ -336,6 +345,20 @@ static int s_migrate(store_t *self, char *err, size_t errlen)
     return 0;
 }
 
+static int s_load_qseq(store_t *self)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db, "SELECT coalesce(max(qseq), 0) FROM outbox", -1, &st,
+                                NULL) == SQLITE_OK &&
+                     sqlite3_step(st) == SQLITE_ROW
+                 ? 0
+                 : -1;
+    if (rc == 0)
+        self->qseq = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 store_t *store_open(const char *dir, int mode, char *err, size_t errlen)
 {
     char path[PATH_MAX_MOUX + 16];
@@ -373,6 +396,10 @@ store_t *store_open(const char *dir, int mode, char *err, size_t errlen)
     }
     if (mode == STORE_RW && s_migrate(self, err, errlen) != 0)
         goto fail;
+    if (mode == STORE_RW && s_load_qseq(self) != 0) {
+        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(self->db));
+        goto fail;
+    }
     if (mode == STORE_RO && s_user_version(self) != SCHEMA_VERSION) {
         snprintf(err, errlen, "%s: not a moux store of schema %d", path, SCHEMA_VERSION);
         goto fail;
@@ -1178,6 +1205,18 @@ int store_outbox_put(store_t *self, int64_t pid, int64_t rid, uint64_t modified_
     sqlite3_bind_int64(st, 1, pid);
     sqlite3_bind_int64(st, 2, rid);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)modified_ms);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)++self->qseq);
+    return s_step_done(st);
+}
+
+int store_outbox_done_range(store_t *self, int64_t pid, int64_t first, int64_t last,
+                            uint64_t qseq)
+{
+    sqlite3_stmt *st = s_q(self, Q_OUTBOX_DONE_RANGE);
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, first);
+    sqlite3_bind_int64(st, 3, last);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)qseq);
     return s_step_done(st);
 }
 
@@ -1327,6 +1366,7 @@ int store_outbox_fetch_range(store_t *self, int64_t pid, int64_t after, int64_t 
         outbox_batch_free(out);
         return -1;
     }
+    out->qseq = self->qseq;
     sqlite3_stmt *st = s_q(self, Q_OUTBOX_FETCH);
     sqlite3_bind_int64(st, 1, pid);
     sqlite3_bind_int64(st, 2, after);

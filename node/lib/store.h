@@ -162,6 +162,12 @@ int store_outbox_put(store_t *self, int64_t pid, int64_t rid, uint64_t modified_
 /* The partner holds this version of the item: its entry leaves the outbox
  * unless it now holds a newer version, which must still go. */
 int store_outbox_done(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms);
+/* The same for a batch read whole from the outbox: the partner holds the
+ * versions of every entry in [first, last] queued at or before qseq (the
+ * batch's, outbox_batch_t). Entries queued again since stay. */
+int store_outbox_done_range(store_t *self, int64_t pid, int64_t first, int64_t last,
+                            uint64_t qseq);
+#define STORE_HAS_DONE_RANGE 1 /* for tests/bench/compat.h, which builds older trees too */
 /* The entry goes without being delivered (policy no longer allows it). */
 int store_outbox_drop(store_t *self, int64_t pid, int64_t rid);
 int store_outbox_count(store_t *self, int64_t pid, int64_t *n);
@@ -170,6 +176,7 @@ typedef struct {
     Moux__Indicator **items;
     int64_t *rids;
     size_t n;
+    uint64_t qseq; /* every entry read was queued at or before it */
 } outbox_batch_t;
 /* Up to max entries for pid with row id > after, in row id order. The batch
  * is owned by the caller (outbox_batch_free). Each item is one allocation

@@ -53,6 +53,8 @@ typedef struct {
     s_sent_item_t *items;
     size_t n;
     int used;
+    uint64_t qseq; /* the outbox read's (outbox_batch_t) */
+    int whole;     /* the items are every entry read in their rid range */
 } s_sent_t;
 
 struct link {
@@ -525,7 +527,7 @@ static void s_anonymise(link_t *self, outbox_batch_t *ob, size_t n)
 
 /* Remembers what a batch carried, for its receipt. */
 static int s_remember(link_t *self, const envelope_meta_t *meta, const uint8_t *hash,
-                      const outbox_batch_t *ob, size_t n)
+                      const outbox_batch_t *ob, size_t n, int whole)
 {
     s_sent_t *s = &self->sent[self->sent_next++ % SENT_RING];
     free(s->items);
@@ -537,6 +539,8 @@ static int s_remember(link_t *self, const envelope_meta_t *meta, const uint8_t *
     memcpy(s->hash, hash, BATCH_HASH_BYTES);
     s->seq = meta->sequence;
     s->n = n;
+    s->qseq = ob->qseq;
+    s->whole = whole;
     for (size_t i = 0; i < n; i++) {
         ind_type_t t = IND_IPV4;
         ind_type_parse(ob->items[i]->type, &t); /* stored items have a known type */
@@ -609,7 +613,9 @@ static int s_send_one(link_t *self, int64_t *cursor, int64_t upto)
     f->sent_ms = mono_ms();
     f->items = n;
     agreement_sent(&self->ag, d, n, now_ms());
-    if (s_remember(self, &meta, hash, &ob, n) != 0)
+    /* With no entry dropped, the items sent are every entry read in
+     * [rids[0], rids[n - 1]]: their receipt clears that range at once. */
+    if (s_remember(self, &meta, hash, &ob, n, allowed == saved) != 0)
         log_warn("BATCH-UNTRACKED", "partner %s: out of memory; its receipt will be ignored and "
                  "the items resent", self->p.agency);
     /* Past every sent item, and past dropped ones if all allowed ones went. */
@@ -838,9 +844,13 @@ static int s_apply_receipt(link_t *self, const Moux__ReceiptBody *b,
             r->status == MOUX__ITEM_STATUS__ITEM_ACCEPTED ? acc++ : dup++;
             audit_count_item(shared, sent->items[i].type, sent->items[i].tlp);
         }
-        if (store_outbox_done(st, self->p.pid, sent->items[i].rid, r->modified_ms) != 0)
+        if (!sent->whole &&
+            store_outbox_done(st, self->p.pid, sent->items[i].rid, r->modified_ms) != 0)
             goto fail;
     }
+    if (sent->whole && store_outbox_done_range(st, self->p.pid, sent->items[0].rid,
+                                               sent->items[sent->n - 1].rid, sent->qseq) != 0)
+        goto fail;
     if (s_audit_share(self, b, shared, acc, dup, rej) != 0 ||
         store_receipt_put(st, self->p.pid, b, &sr->body, &sr->signature, acc, dup, rej) != 0 ||
         store_partner_set_last_receipt(st, self->p.pid, now_ms()) != 0 || store_commit(st) != 0)

@@ -19,8 +19,8 @@
  *   receiver  frame unpack, open (decrypt + hash + verify), payload unpack, item
  *             checks + MOU policy + store_put_received, receipt seal,
  *             inbound row, commit
- *   receipt   (at the sender) frame unpack, receipt_open (verify), one
- *             outbox delete per item, receipt row, commit
+ *   receipt   (at the sender) frame unpack, receipt_open (verify), the
+ *             outbox rows (one range delete), receipt row, commit
  *
  *   bench_batch --sender DIR --receiver DIR [--batches K] [--items 512]
  *
@@ -398,10 +398,8 @@ int main(int argc, char **argv)
         LAP(S_ROPEN);
         if (store_begin(snd) != 0)
             return 1;
-        for (size_t i = 0; i < rb->n_results; i++)
-            if (BENCH_OUTBOX_DONE(snd, s_pid, ob.rids[i], rb->results[i]->id,
-                                  rb->results[i]->modified_ms))
-                return 1;
+        if (bench_outbox_done_batch(snd, s_pid, &ob, rb) != 0)
+            return 1;
         LAP(S_APPLY);
         if (store_receipt_put(snd, s_pid, rb, &rf->receipt->body, &rf->receipt->signature,
                               (int)rb->n_results, 0, 0) != 0 ||

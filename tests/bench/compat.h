@@ -54,4 +54,20 @@ typedef int (*bench_odone_id_t)(store_t *, int64_t, const char *, uint64_t);
                                                                                  modified),      \
         default: ((bench_odone_id_t)(void (*)(void))store_outbox_done)(st, pid, id, modified))
 
+/* A receipt's outbox rows, as link.c clears them: one range for a batch
+ * read whole (from the tree that has it), else row by row. */
+static inline int bench_outbox_done_batch(store_t *st, int64_t pid, const outbox_batch_t *ob,
+                                          const Moux__ReceiptBody *rb)
+{
+#ifdef STORE_HAS_DONE_RANGE
+    if (rb->n_results == ob->n)
+        return store_outbox_done_range(st, pid, ob->rids[0], ob->rids[ob->n - 1], ob->qseq);
+#endif
+    for (size_t i = 0; i < rb->n_results; i++)
+        if (BENCH_OUTBOX_DONE(st, pid, ob->rids[i], rb->results[i]->id,
+                              rb->results[i]->modified_ms))
+            return -1;
+    return 0;
+}
+
 #endif

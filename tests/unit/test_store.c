@@ -353,7 +353,7 @@ static void test_open_creates_schema(void)
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0); /* 0600 */
     sqlite3 *db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 5);
+    CHECK(raw_count(db, "PRAGMA user_version") == 6);
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                         " ('partner','partner_key','own_key','indicator','outbox','inbound',"
                         "'receipt','event','mou','mou_count','mou_daily','purged','audit','checkpoint',"
@@ -408,8 +408,8 @@ static void test_migrates_schema_1(void)
     store_t *st = store_open(dir, STORE_RW, err, sizeof err);
     store_destroy(&st);
     sqlite3 *db = raw_db(dir);
-    /* Back to schema 1: what migrations 2-5 added goes, what 3 dropped returns. */
-    CHECK(db && sqlite3_exec(db, "DROP TABLE stix_object; ALTER TABLE indicator DROP COLUMN stix;"
+    /* Back to schema 1: what migrations 2-6 added goes, what 3 dropped returns. */
+    CHECK(db && sqlite3_exec(db, "ALTER TABLE outbox DROP COLUMN qseq; DROP TABLE stix_object; ALTER TABLE indicator DROP COLUMN stix;"
                              " DROP TABLE audit; DROP TABLE checkpoint; DROP TABLE witnessed;"
                              " DROP TABLE countersig; DROP TABLE mou; DROP TABLE mou_count; DROP TABLE mou_daily;"
                              " DROP TABLE purged; DROP INDEX indicator_retention;"
@@ -424,7 +424,7 @@ static void test_migrates_schema_1(void)
     store_destroy(&st);
     db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 5);
+    CHECK(raw_count(db, "PRAGMA user_version") == 6);
     CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('indicator') WHERE name = 'stix'")
           == 1);
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE name = 'stix_object'") == 1);
@@ -433,6 +433,8 @@ static void test_migrates_schema_1(void)
     CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('partner') WHERE name = 'max_tlp'")
           == 0);
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE name = 'mou'") == 1);
+    CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'qseq'")
+          == 1);
     sqlite3_close(db);
 }
 
@@ -1334,6 +1336,57 @@ static void test_outbox_done_removes_only_that_version(void)
     store_destroy(&st);
 }
 
+/* A receipt for a batch read whole clears its rid range, except entries
+ * queued again since the read (a newer version), other partners' entries,
+ * entries outside the range; and the queueing order survives a reopen. */
+static void test_outbox_done_range_spares_requeued(void)
+{
+    int64_t pid_b = 0, pid_c = 0;
+    store_t *st = fresh_store("outbox-range", &pid_b, &pid_c);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    put_t p[4];
+    for (int i = 0; i < 4; i++) {
+        char v[32];
+        snprintf(v, sizeof v, "192.0.2.%d", i + 1);
+        p[i] = put_local(st, "ipv4-addr", v, MOUX__TLP__TLP_GREEN, 70, 0);
+        CHECK(queue(st, pid_b, p[i].rid, p[i].modified) == 0);
+        CHECK(queue(st, pid_c, p[i].rid, p[i].modified) == 0);
+    }
+    outbox_batch_t b;
+    CHECK(store_outbox_fetch(st, pid_b, 0, 3, &b) == 0 && b.n == 3); /* the batch: p0..p2 */
+    /* p1 gets a newer version, queued after the read. */
+    put_t v2 = put_local(st, "ipv4-addr", "192.0.2.2", MOUX__TLP__TLP_AMBER, 70, 0);
+    CHECK(v2.res == STORE_UPDATED && v2.rid == p[1].rid);
+    CHECK(queue(st, pid_b, v2.rid, v2.modified) == 0);
+    CHECK(store_outbox_done_range(st, pid_b, b.rids[0], b.rids[2], b.qseq) == 0);
+    CHECK(outbox_count(st, pid_b) == 2); /* p1's newer version and p3 */
+    CHECK(outbox_count(st, pid_c) == 4);
+    outbox_batch_free(&b);
+    CHECK(store_outbox_fetch(st, pid_b, 0, 10, &b) == 0);
+    CHECK(b.n == 2 && b.rids[0] == p[1].rid && b.items[0]->modified_ms == v2.modified &&
+          b.rids[1] == p[3].rid);
+    uint64_t before = b.qseq;
+    outbox_batch_free(&b);
+
+    /* Reopened, the store goes on counting above every entry it holds. */
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/outbox-range", s_tmp);
+    store_destroy(&st);
+    char err[512] = "";
+    st = store_open(dir, STORE_RW, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    CHECK(store_outbox_fetch(st, pid_b, 0, 10, &b) == 0 && b.n == 2 && b.qseq == before);
+    CHECK(queue(st, pid_b, p[3].rid, p[3].modified + 1) == 0); /* queued again after the read */
+    CHECK(store_outbox_done_range(st, pid_b, b.rids[0], b.rids[1], b.qseq) == 0);
+    CHECK(outbox_count(st, pid_b) == 1);
+    outbox_batch_free(&b);
+    store_destroy(&st);
+}
+
 static void test_outbox_forwards_received_item_with_hops(void)
 {
     int64_t pid_b = 0, pid_c = 0;
@@ -1617,6 +1670,7 @@ int main(void)
     RUN(test_received_id_held_from_other_partner_is_conflict);
     RUN(test_outbox_put_fetch_order_cursor_max);
     RUN(test_outbox_done_removes_only_that_version);
+    RUN(test_outbox_done_range_spares_requeued);
     RUN(test_outbox_forwards_received_item_with_hops);
     RUN(test_inbound_put_find_and_sequence);
     RUN(test_receipt_put_keeps_first);
