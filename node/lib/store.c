@@ -132,7 +132,8 @@ static const char *s_sql[Q_COUNT] = {
     [Q_OUTBOX_PUT] = "INSERT INTO outbox(pid, rid, modified_ms, qseq) VALUES(?1, ?2, ?3, ?4)"
                      " ON CONFLICT(pid, rid) DO UPDATE SET modified_ms = excluded.modified_ms,"
                      " qseq = excluded.qseq",
-    [Q_OUTBOX_DONE] = "DELETE FROM outbox WHERE pid = ?1 AND rid = ?2 AND modified_ms <= ?3",
+    [Q_OUTBOX_DONE] = "DELETE FROM outbox WHERE pid = ?1 AND rid = ?2 AND modified_ms <= ?3"
+                      " AND qseq <= ?4",
     [Q_OUTBOX_DONE_RANGE] = "DELETE FROM outbox WHERE pid = ?1 AND rid >= ?2 AND rid <= ?3"
                             " AND qseq <= ?4",
     [Q_OUTBOX_FETCH] =
@@ -188,6 +189,8 @@ struct store {
     } undo[STORE_NEST_MAX];
     int depth; /* open transaction (1) and savepoints in it */
     int unsynced; /* the open transaction commits without syncing (store_begin_unsynced) */
+    uint64_t unsynced_ms; /* monotonic: the first commit not synced since the last synced one */
+    sqlite3_int64 changes; /* sqlite3_total_changes64 when the transaction began */
     int audit_off;
     uint64_t qseq; /* the last outbox queueing sequence given */
     /* Statements prepared on first use (store_stmt), by their SQL text. */
@@ -234,6 +237,8 @@ static int s_begin(store_t *self)
     if (self->depth == STORE_NEST_MAX ||
         s_exec(self, self->depth ? "SAVEPOINT nested" : "BEGIN IMMEDIATE") != 0)
         return -1;
+    if (self->depth == 0)
+        self->changes = sqlite3_total_changes64(self->db);
     self->undo[self->depth].frontier = self->frontier;
     self->undo[self->depth].loaded = self->frontier_loaded;
     self->depth++;
@@ -271,9 +276,25 @@ int store_commit(store_t *self)
 {
     if (self->depth == 0 || s_exec(self, self->depth > 1 ? "RELEASE nested" : "COMMIT") != 0)
         return -1; /* still open: the caller rolls back */
-    if (--self->depth == 0)
-        s_synced(self);
-    return 0;
+    if (--self->depth > 0)
+        return 0;
+    if (!self->unsynced) {
+        if (sqlite3_total_changes64(self->db) != self->changes)
+            self->unsynced_ms = 0; /* it wrote and synced the WAL: every earlier commit too */
+        return 0;
+    }
+    if (!self->unsynced_ms)
+        self->unsynced_ms = mono_ms();
+    s_synced(self);
+    return self->unsynced ? -1 : 0; /* committed, but what follows would not sync */
+}
+
+int store_take_unsynced(store_t *self, uint64_t older_than_ms)
+{
+    if (!self->unsynced_ms || mono_ms() - self->unsynced_ms < older_than_ms)
+        return 0;
+    self->unsynced_ms = 0;
+    return 1;
 }
 
 void store_rollback(store_t *self)
@@ -1220,12 +1241,14 @@ int store_outbox_done_range(store_t *self, int64_t pid, int64_t first, int64_t l
     return s_step_done(st);
 }
 
-int store_outbox_done(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms)
+int store_outbox_done(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms,
+                      uint64_t qseq)
 {
     sqlite3_stmt *st = s_q(self, Q_OUTBOX_DONE);
     sqlite3_bind_int64(st, 1, pid);
     sqlite3_bind_int64(st, 2, rid);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)modified_ms);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)qseq);
     return s_step_done(st);
 }
 

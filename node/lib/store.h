@@ -40,11 +40,20 @@ sqlite3 *store_db(store_t *self);
 int store_begin(store_t *self);
 /* A transaction whose commit does not wait for the disk (WAL, synchronous
  * NORMAL): a crash of the process loses nothing, a power failure may lose it
- * until the next synced commit, which makes it durable with its own. Only
- * for records a partner gives again: the sender's receipts (RELIABILITY.md).
+ * until the WAL is next synced: by a synced commit, or by a checkpoint the
+ * daemon asks for within STORE_UNSYNCED_MAX_MS (store_take_unsynced). Only for
+ * records a partner gives again: the sender's receipts (RELIABILITY.md).
  * Inside a transaction, a savepoint of it. */
 int store_begin_unsynced(store_t *self);
+#define STORE_UNSYNCED_MAX_MS 1000
+/* -1: nothing committed (roll back); also when an unsynced transaction did
+ * commit but synchronous FULL could not be set again (rolling back then
+ * retries it). */
 int store_commit(store_t *self);
+/* 1 once, if a commit has gone unsynced older_than_ms ago or more and no
+ * synced commit followed: the caller has the WAL synced (walckpt_request),
+ * which bounds what a power failure can take. */
+int store_take_unsynced(store_t *self, uint64_t older_than_ms);
 void store_rollback(store_t *self);
 /* 1 while a transaction begun here is still open. 0 once SQLite has rolled
  * it back by itself (a full disk, an I/O error) or a savepoint could not be
@@ -160,8 +169,11 @@ int store_stix_object_get(store_t *self, const char *id, char **json);
 /* ---- outbox ---- */
 int store_outbox_put(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms);
 /* The partner holds this version of the item: its entry leaves the outbox
- * unless it now holds a newer version, which must still go. */
-int store_outbox_done(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms);
+ * unless it now holds a newer version, which must still go, or was queued
+ * after qseq (the read's, outbox_batch_t: a row id a purge freed and a new
+ * item took). */
+int store_outbox_done(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms,
+                      uint64_t qseq);
 /* The same for a batch read whole from the outbox: the partner holds the
  * versions of every entry in [first, last] queued at or before qseq (the
  * batch's, outbox_batch_t). Entries queued again since stay. */

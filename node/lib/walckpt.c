@@ -19,6 +19,14 @@ struct walckpt {
     time_t warned; /* the last WAL-CHECKPOINT-FAILED line: one a minute at most */
 };
 
+void walckpt_request(walckpt_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    self->due = 1;
+    pthread_cond_signal(&self->cv);
+    pthread_mutex_unlock(&self->mu);
+}
+
 /* SQLite's WAL hook, on the committing thread after each commit. */
 static int s_on_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
@@ -27,10 +35,7 @@ static int s_on_commit(void *arg, sqlite3 *db, const char *name, int pages)
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     else if (pages < WALCKPT_PAGES)
         return SQLITE_OK;
-    pthread_mutex_lock(&self->mu);
-    self->due = 1;
-    pthread_cond_signal(&self->cv);
-    pthread_mutex_unlock(&self->mu);
+    walckpt_request(self);
     return SQLITE_OK;
 }
 

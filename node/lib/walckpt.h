@@ -8,8 +8,10 @@
  * checkpoints (they never block the daemon's writes) when the WAL has grown
  * by WALCKPT_PAGES. If that thread ever falls WALCKPT_INLINE_PAGES behind,
  * the committing thread checkpoints too, so the WAL cannot grow without
- * bound. Durability is unchanged: every commit is synced to the WAL
- * (synchronous = FULL) before it returns. */
+ * bound. Durability is unchanged: a commit is synced to the WAL
+ * (synchronous = FULL) before it returns, but for the sender's receipts
+ * (store_begin_unsynced), which a checkpoint asked for with
+ * walckpt_request syncs within a second. */
 #ifndef MOUX_WALCKPT_H
 #define MOUX_WALCKPT_H
 
@@ -28,6 +30,9 @@ typedef struct walckpt walckpt_t;
 walckpt_t *walckpt_start(store_t *st, char *err, size_t errlen);
 /* Stops the thread and gives the checkpoints back to the connection. */
 void walckpt_stop(walckpt_t **self_p);
+/* A checkpoint now, whatever the WAL's size: it syncs the WAL before it
+ * copies, so every commit before it is on disk once it has run. */
+void walckpt_request(walckpt_t *self);
 /* Checkpoints done by the thread, for status and tests. */
 unsigned long walckpt_count(walckpt_t *self);
 

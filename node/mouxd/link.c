@@ -795,12 +795,13 @@ static int s_audit_share(link_t *self, const Moux__ReceiptBody *b, json_t *share
     return rc;
 }
 
-/* Receipts on disk (RECEIPTS-STORED, debug: the benchmark's latency comes
- * from it), said once the transaction holding them has committed. */
+/* Receipts stored (RECEIPTS-STORED, debug: the benchmark's latency comes
+ * from it), said once the transaction holding them has committed (unsynced:
+ * store_begin_unsynced). */
 static void s_receipts_said(link_t *self)
 {
     if (self->group_receipts)
-        log_debug("RECEIPTS-STORED", "partner %s: %zu receipt(s) on disk, seq %llu..%llu",
+        log_debug("RECEIPTS-STORED", "partner %s: %zu receipt(s) committed, seq %llu..%llu",
                   self->p.agency, self->group_receipts,
                   (unsigned long long)self->group_seq_min,
                   (unsigned long long)self->group_seq_max);
@@ -845,7 +846,8 @@ static int s_apply_receipt(link_t *self, const Moux__ReceiptBody *b,
             audit_count_item(shared, sent->items[i].type, sent->items[i].tlp);
         }
         if (!sent->whole &&
-            store_outbox_done(st, self->p.pid, sent->items[i].rid, r->modified_ms) != 0)
+            store_outbox_done(st, self->p.pid, sent->items[i].rid, r->modified_ms,
+                              sent->qseq) != 0)
             goto fail;
     }
     if (sent->whole && store_outbox_done_range(st, self->p.pid, sent->items[0].rid,
@@ -923,6 +925,8 @@ static const char *s_receipt_mismatch(link_t *self, const Moux__ReceiptBody *b, 
 #define RR_WINDOW_MS 10000
 #define RR_EVENTS_MAX 20
 
+static void s_receipts_commit(link_t *self);
+
 /* A refused receipt is logged and counted, and recorded as an event (an
  * audit entry): at most RR_EVENTS_MAX in RR_WINDOW_MS per partner, so that
  * a partner sending junk cannot fill the store; the next recorded one says
@@ -946,6 +950,7 @@ static void s_receipt_refused(link_t *self, const char *why)
                  (unsigned long long)self->rr_unrecorded);
     self->rr_recorded++;
     self->rr_unrecorded = 0;
+    s_receipts_commit(self); /* the event is ours alone to keep: synced, outside the group */
     if (store_event(self->d->store, "receipt-refused", self->p.agency, NULL, why,
                     detail[0] ? detail : NULL) != 0)
         log_error("STORE-FAILED", "partner %s: %s", self->p.agency,
@@ -1100,8 +1105,7 @@ static void s_receipts_commit(link_t *self)
     self->group_receipts = 0;
     log_error("STORE-RECEIPT", "partner %s: cannot record receipts: %s; their items go again",
               self->p.agency, store_errmsg(st));
-    if (alive)
-        store_rollback(st);
+    store_rollback(st); /* also when SQLite has rolled it back: the store syncs again */
     s_rewind(self);
 }
 
@@ -1145,6 +1149,7 @@ static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
         snprintf(self->last_error, sizeof self->last_error, "partner refused batch: %s", reason);
         log_warn("BATCH-REFUSED-BY-PARTNER", "partner %s refused batch seq %llu: %s",
                  self->p.agency, (unsigned long long)b->sequence, reason);
+        s_receipts_commit(self); /* as for refused receipts: synced, outside the group */
         store_event(self->d->store, "batch-refused-by-partner", self->p.agency, NULL, reason,
                     NULL);
         s_rewind(self);

@@ -62,11 +62,15 @@ static inline int bench_outbox_done_batch(store_t *st, int64_t pid, const outbox
 #ifdef STORE_HAS_DONE_RANGE
     if (rb->n_results == ob->n)
         return store_outbox_done_range(st, pid, ob->rids[0], ob->rids[ob->n - 1], ob->qseq);
-#endif
+    for (size_t i = 0; i < rb->n_results; i++)
+        if (store_outbox_done(st, pid, ob->rids[i], rb->results[i]->modified_ms, ob->qseq))
+            return -1;
+#else
     for (size_t i = 0; i < rb->n_results; i++)
         if (BENCH_OUTBOX_DONE(st, pid, ob->rids[i], rb->results[i]->id,
                               rb->results[i]->modified_ms))
             return -1;
+#endif
     return 0;
 }
 

@@ -328,12 +328,12 @@ static int queue(store_t *st, int64_t pid, int64_t rid, uint64_t modified)
 }
 
 /* Applies a receipt's verdict on one item (by its outbox row), in a
- * transaction as the daemon does. */
+ * transaction as the daemon does, for a batch read after every entry. */
 static int done(store_t *st, int64_t pid, int64_t rid, uint64_t modified)
 {
     if (store_begin(st) != 0)
         return -1;
-    if (store_outbox_done(st, pid, rid, modified) != 0) {
+    if (store_outbox_done(st, pid, rid, modified, INT64_MAX) != 0) {
         store_rollback(st);
         return -1;
     }
@@ -1086,6 +1086,17 @@ static void test_unsynced_transaction_ends_synced(void)
     CHECK(store_commit(st) == 0);
     CHECK(raw_count(db, "PRAGMA synchronous") == 2);
     CHECK(raw_count(db, "SELECT count(*) FROM event WHERE reason = 'unsynced'") == 1);
+    /* The daemon is told, once, to have the WAL synced; not after a synced commit. */
+    CHECK(store_take_unsynced(st, 60000) == 0); /* not old enough yet */
+    CHECK(store_take_unsynced(st, 0) == 1);
+    CHECK(store_take_unsynced(st, 0) == 0);
+    CHECK(store_begin_unsynced(st) == 0 && store_commit(st) == 0);
+    CHECK(store_begin(st) == 0 && store_commit(st) == 0); /* wrote nothing: synced nothing */
+    CHECK(store_take_unsynced(st, 0) == 1);
+    CHECK(store_begin_unsynced(st) == 0 && store_commit(st) == 0);
+    CHECK(store_begin(st) == 0 && store_event(st, "test", NULL, NULL, NULL, NULL) == 0 &&
+          store_commit(st) == 0); /* a synced write covers it */
+    CHECK(store_take_unsynced(st, 0) == 0);
 
     CHECK(store_begin_unsynced(st) == 0);
     CHECK(store_begin(st) == 0); /* a savepoint of it */
@@ -1381,6 +1392,10 @@ static void test_outbox_done_range_spares_requeued(void)
         return;
     CHECK(store_outbox_fetch(st, pid_b, 0, 10, &b) == 0 && b.n == 2 && b.qseq == before);
     CHECK(queue(st, pid_b, p[3].rid, p[3].modified + 1) == 0); /* queued again after the read */
+    /* One by one (a batch with dropped entries): the read's qseq spares it too,
+     * even where the version would not (a row id a purge freed and reused). */
+    CHECK(store_outbox_done(st, pid_b, p[3].rid, p[3].modified + 1, b.qseq) == 0);
+    CHECK(outbox_count(st, pid_b) == 2);
     CHECK(store_outbox_done_range(st, pid_b, b.rids[0], b.rids[1], b.qseq) == 0);
     CHECK(outbox_count(st, pid_b) == 1);
     outbox_batch_free(&b);
@@ -1577,6 +1592,14 @@ static void test_wal_checkpoint_thread(void)
     for (int i = 0; i < 500 && walckpt_count(w) == 0; i++)
         usleep(10000);
     CHECK(walckpt_count(w) > 0);
+    /* Asked for, a checkpoint runs whatever the WAL's size. */
+    unsigned long before = walckpt_count(w);
+    CHECK(store_event(st, "withdrawn", NULL, RID1, NULL, NULL) == 0);
+    rows++;
+    walckpt_request(w);
+    for (int i = 0; i < 500 && walckpt_count(w) == before; i++)
+        usleep(10000);
+    CHECK(walckpt_count(w) > before);
     snprintf(dir, sizeof dir, "%s/walckpt", s_tmp);
     sqlite3 *db = raw_db(dir);
     CHECK(db != NULL);
