@@ -1220,36 +1220,32 @@ int store_stix_object_get(store_t *self, const char *id, char **json)
 
 /* ---- outbox ---- */
 
-int store_outbox_put(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms)
+/* The outbox's hot statements take four integers. */
+static int s_outbox_step(store_t *self, int q, int64_t pid, int64_t rid, uint64_t a, uint64_t b)
 {
-    sqlite3_stmt *st = s_q(self, Q_OUTBOX_PUT);
+    sqlite3_stmt *st = s_q(self, q);
     sqlite3_bind_int64(st, 1, pid);
     sqlite3_bind_int64(st, 2, rid);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)modified_ms);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)++self->qseq);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)a);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)b);
     return s_step_done(st);
+}
+
+int store_outbox_put(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms)
+{
+    return s_outbox_step(self, Q_OUTBOX_PUT, pid, rid, modified_ms, ++self->qseq);
 }
 
 int store_outbox_done_range(store_t *self, int64_t pid, int64_t first, int64_t last,
                             uint64_t qseq)
 {
-    sqlite3_stmt *st = s_q(self, Q_OUTBOX_DONE_RANGE);
-    sqlite3_bind_int64(st, 1, pid);
-    sqlite3_bind_int64(st, 2, first);
-    sqlite3_bind_int64(st, 3, last);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)qseq);
-    return s_step_done(st);
+    return s_outbox_step(self, Q_OUTBOX_DONE_RANGE, pid, first, (uint64_t)last, qseq);
 }
 
 int store_outbox_done(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms,
                       uint64_t qseq)
 {
-    sqlite3_stmt *st = s_q(self, Q_OUTBOX_DONE);
-    sqlite3_bind_int64(st, 1, pid);
-    sqlite3_bind_int64(st, 2, rid);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)modified_ms);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)qseq);
-    return s_step_done(st);
+    return s_outbox_step(self, Q_OUTBOX_DONE, pid, rid, modified_ms, qseq);
 }
 
 int store_outbox_drop(store_t *self, int64_t pid, int64_t rid)
