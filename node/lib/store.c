@@ -192,7 +192,8 @@ struct store {
     uint64_t unsynced_ms; /* monotonic: the first commit not synced since the last synced one */
     sqlite3_int64 changes; /* sqlite3_total_changes64 when the transaction began */
     int audit_off;
-    uint64_t qseq; /* the last outbox queueing sequence given */
+    uint64_t qseq;   /* the last outbox queueing sequence given */
+    int qseq_loaded; /* qseq read from the outbox (on first use: the CLI never needs it) */
     /* Statements prepared on first use (store_stmt), by their SQL text. */
     struct {
         char *sql;
@@ -366,20 +367,6 @@ static int s_migrate(store_t *self, char *err, size_t errlen)
     return 0;
 }
 
-static int s_load_qseq(store_t *self)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(self->db, "SELECT coalesce(max(qseq), 0) FROM outbox", -1, &st,
-                                NULL) == SQLITE_OK &&
-                     sqlite3_step(st) == SQLITE_ROW
-                 ? 0
-                 : -1;
-    if (rc == 0)
-        self->qseq = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return rc;
-}
-
 store_t *store_open(const char *dir, int mode, char *err, size_t errlen)
 {
     char path[PATH_MAX_MOUX + 16];
@@ -417,10 +404,6 @@ store_t *store_open(const char *dir, int mode, char *err, size_t errlen)
     }
     if (mode == STORE_RW && s_migrate(self, err, errlen) != 0)
         goto fail;
-    if (mode == STORE_RW && s_load_qseq(self) != 0) {
-        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(self->db));
-        goto fail;
-    }
     if (mode == STORE_RO && s_user_version(self) != SCHEMA_VERSION) {
         snprintf(err, errlen, "%s: not a moux store of schema %d", path, SCHEMA_VERSION);
         goto fail;
@@ -1220,6 +1203,26 @@ int store_stix_object_get(store_t *self, const char *id, char **json)
 
 /* ---- outbox ---- */
 
+/* The outbox's queueing sequence goes on above every entry held (a scan of
+ * the outbox, once per open). */
+static int s_qseq_load(store_t *self)
+{
+    if (self->qseq_loaded)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db, "SELECT coalesce(max(qseq), 0) FROM outbox", -1, &st,
+                                NULL) == SQLITE_OK &&
+                     sqlite3_step(st) == SQLITE_ROW
+                 ? 0
+                 : -1;
+    if (rc == 0) {
+        self->qseq = (uint64_t)sqlite3_column_int64(st, 0);
+        self->qseq_loaded = 1;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* The outbox's hot statements take four integers. */
 static int s_outbox_step(store_t *self, int q, int64_t pid, int64_t rid, uint64_t a, uint64_t b)
 {
@@ -1233,6 +1236,8 @@ static int s_outbox_step(store_t *self, int q, int64_t pid, int64_t rid, uint64_
 
 int store_outbox_put(store_t *self, int64_t pid, int64_t rid, uint64_t modified_ms)
 {
+    if (s_qseq_load(self) != 0)
+        return -1;
     return s_outbox_step(self, Q_OUTBOX_PUT, pid, rid, modified_ms, ++self->qseq);
 }
 
@@ -1382,6 +1387,10 @@ int store_outbox_fetch_range(store_t *self, int64_t pid, int64_t after, int64_t 
     out->items = calloc(max, sizeof *out->items);
     out->rids = calloc(max, sizeof *out->rids);
     if (!out->items || !out->rids) {
+        outbox_batch_free(out);
+        return -1;
+    }
+    if (s_qseq_load(self) != 0) {
         outbox_batch_free(out);
         return -1;
     }
