@@ -20,7 +20,7 @@
  *             checks + MOU policy + store_put_received, receipt seal,
  *             inbound row, commit
  *   receipt   (at the sender) frame unpack, receipt_open (verify), the
- *             outbox rows (one range delete), receipt row, commit
+ *             outbox rows (one range delete), receipt row, commit (unsynced)
  *
  *   bench_batch --sender DIR --receiver DIR [--batches K] [--items 512]
  *
@@ -396,7 +396,7 @@ int main(int argc, char **argv)
         if (sodium_memcmp(rb->batch_hash.data, hash, 32) != 0)
             return 1;
         LAP(S_ROPEN);
-        if (store_begin(snd) != 0)
+        if (bench_begin_receipts(snd) != 0)
             return 1;
         if (bench_outbox_done_batch(snd, s_pid, &ob, rb) != 0)
             return 1;
