@@ -9,9 +9,9 @@
  * by WALCKPT_PAGES. If that thread ever falls WALCKPT_INLINE_PAGES behind,
  * the committing thread checkpoints too, so the WAL cannot grow without
  * bound. Durability is unchanged: a commit is synced to the WAL
- * (synchronous = FULL) before it returns, but for the sender's receipts
- * (store_begin_unsynced), which a checkpoint asked for with
- * walckpt_request syncs within a second. */
+ * (synchronous = FULL) before it returns, except the sender's receipts
+ * (store_begin_unsynced), which the daemon has synced within a second by a
+ * checkpoint it asks for (walckpt_request). */
 #ifndef MOUX_WALCKPT_H
 #define MOUX_WALCKPT_H
 
