@@ -1400,6 +1400,23 @@ static void test_outbox_done_range_spares_requeued(void)
     CHECK(outbox_count(st, pid_b) == 1);
     outbox_batch_free(&b);
     store_destroy(&st);
+
+    /* A store queued under schema 5 (no qseq): the migration gives its
+     * entries 0, and a batch read from them clears as a range. */
+    sqlite3 *db = raw_db(dir);
+    CHECK(db && sqlite3_exec(db, "ALTER TABLE outbox DROP COLUMN qseq; PRAGMA user_version = 5",
+                             NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    st = store_open(dir, STORE_RW, err, sizeof err);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    CHECK(outbox_count(st, pid_c) == 4);
+    CHECK(store_outbox_fetch(st, pid_c, 0, 10, &b) == 0 && b.n == 4 && b.qseq == 0);
+    CHECK(store_outbox_done_range(st, pid_c, b.rids[0], b.rids[3], b.qseq) == 0);
+    CHECK(outbox_count(st, pid_c) == 0);
+    outbox_batch_free(&b);
+    store_destroy(&st);
 }
 
 static void test_outbox_forwards_received_item_with_hops(void)
