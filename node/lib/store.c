@@ -290,6 +290,16 @@ int store_commit(store_t *self)
     return self->unsynced ? -1 : 0; /* committed, but what follows would not sync */
 }
 
+int store_sync_wal(store_t *self)
+{
+    sqlite3_file *wal = NULL;
+    if (sqlite3_file_control(self->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK)
+        return -1;
+    if (!wal || !wal->pMethods)
+        return 0; /* no WAL open: nothing written */
+    return wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) == SQLITE_OK ? 0 : -1;
+}
+
 int store_take_unsynced(store_t *self, uint64_t older_than_ms)
 {
     if (!self->unsynced_ms || mono_ms() - self->unsynced_ms < older_than_ms)

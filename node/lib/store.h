@@ -40,8 +40,8 @@ sqlite3 *store_db(store_t *self);
 int store_begin(store_t *self);
 /* A transaction whose commit does not wait for the disk (WAL, synchronous
  * NORMAL): a crash of the process loses nothing, a power failure may lose it
- * until the WAL is next synced: by a synced commit, or by a checkpoint the
- * daemon asks for within STORE_UNSYNCED_MAX_MS (store_take_unsynced). Only for
+ * until the WAL is next synced: by a synced commit, or by the daemon within
+ * STORE_UNSYNCED_MAX_MS (store_take_unsynced, store_sync_wal). Only for
  * records a partner gives again: the sender's receipts (RELIABILITY.md).
  * Inside a transaction, a savepoint of it. */
 int store_begin_unsynced(store_t *self);
@@ -51,9 +51,11 @@ int store_begin_unsynced(store_t *self);
  * retries it). */
 int store_commit(store_t *self);
 /* 1 once, if a commit has gone unsynced older_than_ms ago or more and no
- * synced commit followed: the caller has the WAL synced (walckpt_request),
+ * synced commit followed: the caller then syncs the WAL (store_sync_wal),
  * which bounds what a power failure can take. */
 int store_take_unsynced(store_t *self, uint64_t older_than_ms);
+/* Syncs the WAL file: every commit so far is on disk. */
+int store_sync_wal(store_t *self);
 void store_rollback(store_t *self);
 /* 1 while a transaction begun here is still open. 0 once SQLite has rolled
  * it back by itself (a full disk, an I/O error) or a savepoint could not be

@@ -19,7 +19,7 @@ struct walckpt {
     time_t warned; /* the last WAL-CHECKPOINT-FAILED line: one a minute at most */
 };
 
-void walckpt_request(walckpt_t *self)
+static void s_request(walckpt_t *self)
 {
     pthread_mutex_lock(&self->mu);
     self->due = 1;
@@ -35,7 +35,7 @@ static int s_on_commit(void *arg, sqlite3 *db, const char *name, int pages)
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     else if (pages < WALCKPT_PAGES)
         return SQLITE_OK;
-    walckpt_request(self);
+    s_request(self);
     return SQLITE_OK;
 }
 

@@ -10,8 +10,8 @@
  * the committing thread checkpoints too, so the WAL cannot grow without
  * bound. Durability is unchanged: a commit is synced to the WAL
  * (synchronous = FULL) before it returns, except the sender's receipts
- * (store_begin_unsynced), which the daemon has synced within a second by a
- * checkpoint it asks for (walckpt_request). */
+ * (store_begin_unsynced), which the daemon syncs within a second
+ * (store_sync_wal). */
 #ifndef MOUX_WALCKPT_H
 #define MOUX_WALCKPT_H
 
@@ -30,9 +30,6 @@ typedef struct walckpt walckpt_t;
 walckpt_t *walckpt_start(store_t *st, char *err, size_t errlen);
 /* Stops the thread and gives the checkpoints back to the connection. */
 void walckpt_stop(walckpt_t **self_p);
-/* A checkpoint now, whatever the WAL's size: it syncs the WAL before it
- * copies, so every commit before it is on disk once it has run. */
-void walckpt_request(walckpt_t *self);
 /* Checkpoints done by the thread, for status and tests. */
 unsigned long walckpt_count(walckpt_t *self);
 
