@@ -19,14 +19,6 @@ struct walckpt {
     time_t warned; /* the last WAL-CHECKPOINT-FAILED line: one a minute at most */
 };
 
-static void s_request(walckpt_t *self)
-{
-    pthread_mutex_lock(&self->mu);
-    self->due = 1;
-    pthread_cond_signal(&self->cv);
-    pthread_mutex_unlock(&self->mu);
-}
-
 /* SQLite's WAL hook, on the committing thread after each commit. */
 static int s_on_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
@@ -35,7 +27,10 @@ static int s_on_commit(void *arg, sqlite3 *db, const char *name, int pages)
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     else if (pages < WALCKPT_PAGES)
         return SQLITE_OK;
-    s_request(self);
+    pthread_mutex_lock(&self->mu);
+    self->due = 1;
+    pthread_cond_signal(&self->cv);
+    pthread_mutex_unlock(&self->mu);
     return SQLITE_OK;
 }
 

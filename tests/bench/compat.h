@@ -1,9 +1,10 @@
-/* bench_batch calls the library's hot-path functions directly, and two of
- * them (and envelope_open, below) have had two signatures while the library changes under concurrent
- * work. These macros call whichever the tree being benchmarked declares
- * (C11 _Generic on the function's type: only the matching branch is
- * evaluated; both compile because each casts the function to its own type).
- * Drop a branch once every tree in use has the new form. */
+/* bench_batch calls the library's hot-path functions directly, and some of
+ * them have changed form as the library changed; `--rev` builds this bench
+ * against older trees. These helpers call whichever form the tree being
+ * benchmarked has (by PROTOCOL_VERSION, STORE_HAS_DONE_RANGE, or C11
+ * _Generic on the function's type). Drop a branch once every tree in use
+ * has the new form: receipt_open's four-argument form went with bffaf17,
+ * older than the benchmarks themselves. */
 #ifndef MOUX_BENCH_COMPAT_H
 #define MOUX_BENCH_COMPAT_H
 
@@ -34,16 +35,6 @@ static inline int bench_envelope_open(const Moux__Envelope *env, const unsigned 
 #endif
     return 0;
 }
-
-typedef int (*bench_ropen5_t)(const Moux__SignedReceipt *, const unsigned char *,
-                              ProtobufCAllocator *, Moux__ReceiptBody **, const char **);
-typedef int (*bench_ropen4_t)(const Moux__SignedReceipt *, const unsigned char *,
-                              Moux__ReceiptBody **, const char **);
-/* receipt_open(sr, pk, [alloc = NULL,] body, why) */
-#define BENCH_RECEIPT_OPEN(sr, pk, body, why)                                                    \
-    _Generic(&receipt_open,                                                                      \
-        bench_ropen5_t: ((bench_ropen5_t)(void (*)(void))receipt_open)(sr, pk, NULL, body, why), \
-        default: ((bench_ropen4_t)(void (*)(void))receipt_open)(sr, pk, body, why))
 
 typedef int (*bench_odone_rid_t)(store_t *, int64_t, int64_t, uint64_t);
 typedef int (*bench_odone_id_t)(store_t *, int64_t, const char *, uint64_t);
