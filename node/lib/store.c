@@ -295,9 +295,10 @@ int store_sync_wal(store_t *self)
     sqlite3_file *wal = NULL;
     if (sqlite3_file_control(self->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK)
         return -1;
-    if (!wal || !wal->pMethods)
-        return 0; /* no WAL open: nothing written */
-    return wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) == SQLITE_OK ? 0 : -1;
+    if (wal && wal->pMethods && wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+        return -1;
+    self->unsynced_ms = 0; /* every commit is on disk (no WAL open: none wrote) */
+    return 0;
 }
 
 int store_take_unsynced(store_t *self, uint64_t older_than_ms)

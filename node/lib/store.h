@@ -40,10 +40,11 @@ sqlite3 *store_db(store_t *self);
 int store_begin(store_t *self);
 /* A transaction whose commit does not wait for the disk (WAL, synchronous
  * NORMAL): a crash of the process loses nothing, a power failure may lose it
- * until the WAL is next synced: by a synced commit, or by the daemon within
- * STORE_UNSYNCED_MAX_MS (store_take_unsynced, store_sync_wal). Only for
- * records a partner gives again: the sender's receipts (RELIABILITY.md).
- * Inside a transaction, a savepoint of it. */
+ * until the WAL is next synced: by a synced commit, by store_sync_wal, or
+ * by the daemon within STORE_UNSYNCED_MAX_MS (store_take_unsynced). Only
+ * for records a partner gives again (the sender's receipts), or whose
+ * caller syncs before it answers (a publish: RELIABILITY.md). Inside a
+ * transaction, a savepoint of it. */
 int store_begin_unsynced(store_t *self);
 #define STORE_UNSYNCED_MAX_MS 1000
 /* -1: nothing committed (roll back); also when an unsynced transaction did
