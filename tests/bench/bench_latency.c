@@ -7,7 +7,7 @@
  *   receipt   publish -> receipted at A (the item left A's outbox)
  *
  *   bench_latency --dir A --peer-dir B --peer AGENCY [--rate 200] [--secs 10]
- *                 [--mode passive|poll] [--tag T]
+ *                 [--mode passive|poll] [--tag T] [--dump FILE]
  *
  * A's agency is the last component of its directory (deploy/cluster's
  * layout); A must log at debug level (log_level = debug) for passive mode.
@@ -30,7 +30,8 @@
  * wait for the previous one's delivery, only for the node's reply to its
  * publish request); an item whose slot had already passed when the previous
  * reply came is counted as late. Bounded: RATE*SECS items, 5 s per reply,
- * SECS + 30 s in all. */
+ * SECS + 30 s in all. --dump writes each matched item's stored and receipt
+ * latencies (ms), in publication order, for looking at the tail. */
 #include "benchutil.h"
 #include "util.h"
 
@@ -230,18 +231,31 @@ static void *s_observer(void *arg)
     return NULL;
 }
 
+static void s_dump(const char *path, const double *stored, const double *rcpt, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "bench_latency: %s: cannot write\n", path);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%zu %.3f %.3f\n", i, stored[i], rcpt[i]);
+    fclose(f);
+}
+
 int main(int argc, char **argv)
 {
     const char *a_dir = bu_opt_str(argc, argv, "--dir", NULL);
     const char *b_dir = bu_opt_str(argc, argv, "--peer-dir", NULL);
     const char *peer = bu_opt_str(argc, argv, "--peer", NULL);
     const char *mode = bu_opt_str(argc, argv, "--mode", "passive");
+    const char *dump = bu_opt_str(argc, argv, "--dump", NULL);
     long rate = bu_opt(argc, argv, "--rate", 200), secs = bu_opt(argc, argv, "--secs", 10);
     unsigned tag = (unsigned)bu_opt(argc, argv, "--tag", 7);
     int poll = strcmp(mode, "poll") == 0;
     if (!a_dir || !b_dir || !peer || rate < 1 || rate > 10000 || secs < 1 || secs > 60) {
         fprintf(stderr, "usage: bench_latency --dir A --peer-dir B --peer AGENCY [--rate R] "
-                        "[--secs S] [--mode passive|poll] [--tag T]\n");
+                        "[--secs S] [--mode passive|poll] [--tag T] [--dump FILE]\n");
         return 2;
     }
     size_t n = (size_t)(rate * secs);
@@ -270,7 +284,7 @@ int main(int argc, char **argv)
     double *ack = calloc(n, sizeof *ack), *stored = calloc(n, sizeof *stored),
            *rcpt = calloc(n, sizeof *rcpt);
     int64_t *t_pub = calloc(n, sizeof *t_pub);
-    size_t done = 0, late = 0, lost = 0;
+    size_t done = 0, late = 0, lost = 0, got = 0; /* got: items with both times */
     s_obs_t obs = {.a_dir = a_dir, .b_dir = b_dir, .pid = pid, .n = n, .ids = ids,
                    .t_pub = t_pub, .stored = stored, .rcpt = rcpt};
     for (size_t i = 0; i < n; i++)
@@ -300,20 +314,12 @@ int main(int argc, char **argv)
         atomic_store(&obs.stop, 1);
         pthread_join(th, NULL);
         /* keep the seen ones, in order */
-        size_t got = 0;
         for (size_t i = 0; i < done; i++)
             if (stored[i] >= 0 && rcpt[i] >= 0) {
                 stored[got] = stored[i];
                 rcpt[got++] = rcpt[i];
             }
         lost = done - got;
-        char nm[64];
-        snprintf(nm, sizeof nm, "lat_%s_ack", mode);
-        bu_emit_dist(nm, "ms", ack, done);
-        snprintf(nm, sizeof nm, "lat_%s_stored", mode);
-        bu_emit_dist(nm, "ms", stored, got);
-        snprintf(nm, sizeof nm, "lat_%s_receipt", mode);
-        bu_emit_dist(nm, "ms", rcpt, got);
     }
     if (!poll) {
         /* wait (bounded) until the last item is at B and A's outbox is empty */
@@ -362,7 +368,6 @@ int main(int argc, char **argv)
         const char *a_agency = strrchr(a_dir, '/') ? strrchr(a_dir, '/') + 1 : a_dir;
         s_log_times(b_dir, "BATCH-RECEIVED", a_agency, b_at, seqs);
         s_log_times(a_dir, "RECEIPTS-STORED", peer, a_at, seqs);
-        size_t got = 0;
         for (size_t i = 0; i < done; i++) {
             int64_t seq = -1;
             for (size_t k = 0; k < m; k++)
@@ -386,15 +391,16 @@ int main(int argc, char **argv)
         bu_emit1(name, "items", (double)max_items);
         free(map_id);
         free(map_seq);
-        char nm[64];
-        snprintf(nm, sizeof nm, "lat_%s_ack", mode);
-        bu_emit_dist(nm, "ms", ack, done);
-        snprintf(nm, sizeof nm, "lat_%s_stored", mode);
-        bu_emit_dist(nm, "ms", stored, got);
-        snprintf(nm, sizeof nm, "lat_%s_receipt", mode);
-        bu_emit_dist(nm, "ms", rcpt, got);
     }
+    if (dump)
+        s_dump(dump, stored, rcpt, got);
     char nm[64];
+    snprintf(nm, sizeof nm, "lat_%s_ack", mode);
+    bu_emit_dist(nm, "ms", ack, done);
+    snprintf(nm, sizeof nm, "lat_%s_stored", mode);
+    bu_emit_dist(nm, "ms", stored, got);
+    snprintf(nm, sizeof nm, "lat_%s_receipt", mode);
+    bu_emit_dist(nm, "ms", rcpt, got);
     snprintf(nm, sizeof nm, "lat_%s_items", mode);
     bu_emit1(nm, "items", (double)done);
     snprintf(nm, sizeof nm, "lat_%s_late", mode);
