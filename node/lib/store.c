@@ -293,20 +293,20 @@ int store_commit(store_t *self)
 int store_sync_wal(store_t *self)
 {
     sqlite3_file *wal = NULL;
-    if (sqlite3_file_control(self->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK)
-        return -1;
-    if (wal && wal->pMethods && wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK)
-        return -1;
-    self->unsynced_ms = 0; /* every commit is on disk (no WAL open: none wrote) */
-    return 0;
+    /* No WAL open: nothing was written. */
+    int ok = sqlite3_file_control(self->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) ==
+                 SQLITE_OK &&
+             (!wal || !wal->pMethods || wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) == SQLITE_OK);
+    if (ok)
+        self->unsynced_ms = 0; /* every commit is on disk */
+    else if (self->unsynced_ms)
+        self->unsynced_ms = mono_ms(); /* still owed: the next try in as long again */
+    return ok ? 0 : -1;
 }
 
 int store_take_unsynced(store_t *self, uint64_t older_than_ms)
 {
-    if (!self->unsynced_ms || mono_ms() - self->unsynced_ms < older_than_ms)
-        return 0;
-    self->unsynced_ms = 0;
-    return 1;
+    return self->unsynced_ms && mono_ms() - self->unsynced_ms >= older_than_ms;
 }
 
 void store_rollback(store_t *self)

@@ -40,22 +40,22 @@ sqlite3 *store_db(store_t *self);
 int store_begin(store_t *self);
 /* A transaction whose commit does not wait for the disk (WAL, synchronous
  * NORMAL): a crash of the process loses nothing, a power failure may lose it
- * until the WAL is next synced: by a synced commit, by store_sync_wal, or
- * by the daemon within STORE_UNSYNCED_MAX_MS (store_take_unsynced). Only
- * for records a partner gives again (the sender's receipts), or whose
- * caller syncs before it answers (a publish: RELIABILITY.md). Inside a
- * transaction, a savepoint of it. */
+ * until the WAL is next synced: by a synced commit, or by the daemon within
+ * STORE_UNSYNCED_MAX_MS (store_take_unsynced, store_sync_wal). Only for
+ * records a partner gives again: the sender's receipts (RELIABILITY.md).
+ * Inside a transaction, a savepoint of it. */
 int store_begin_unsynced(store_t *self);
 #define STORE_UNSYNCED_MAX_MS 1000
 /* -1: nothing committed (roll back); also when an unsynced transaction did
  * commit but synchronous FULL could not be set again (rolling back then
  * retries it). */
 int store_commit(store_t *self);
-/* 1 once, if a commit has gone unsynced older_than_ms ago or more and no
- * synced commit followed: the caller then syncs the WAL (store_sync_wal),
- * which bounds what a power failure can take. */
+/* 1 if a commit has gone unsynced older_than_ms ago or more and no synced
+ * commit followed: the caller then syncs the WAL (store_sync_wal), which
+ * bounds what a power failure can take. */
 int store_take_unsynced(store_t *self, uint64_t older_than_ms);
-/* Syncs the WAL file: every commit so far is on disk. */
+/* Syncs the WAL file: every commit so far is on disk. If it fails, the sync
+ * stays owed and store_take_unsynced asks again older_than_ms later. */
 int store_sync_wal(store_t *self);
 void store_rollback(store_t *self);
 /* 1 while a transaction begun here is still open. 0 once SQLite has rolled

@@ -65,16 +65,6 @@ static json_t *s_error(const char *fmt, ...)
     return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
-/* The answer when daemon_publish or daemon_withdraw failed: -1 nothing
- * was stored; -2 it was stored and sent, but the sync that follows failed. */
-static json_t *s_store_failed(daemon_t *d, int rc)
-{
-    if (rc == -2)
-        return s_error("stored and sent, but the node cannot sync its store to disk (STORE-SYNC "
-                       "in its log): not yet safe from a power failure");
-    return s_error("store failed: %s", store_errmsg(d->store));
-}
-
 #define EXPIRY_WARN_MS (7ull * 86400000u)
 
 /* A certificate's serial and expiry, and a warning when it ends soon. */
@@ -451,9 +441,8 @@ static json_t *s_publish(daemon_t *d, json_t *req, zmq_msg_t *body)
             items[i].reason = why;
         }
     }
-    int rc = daemon_publish(d, items, n);
-    if (rc != 0) {
-        reply = s_store_failed(d, rc);
+    if (daemon_publish(d, items, n) != 0) {
+        reply = s_error("store failed: %s", store_errmsg(d->store));
         goto out;
     }
     s_record_refusals(d, req, items, n);
@@ -529,9 +518,8 @@ static json_t *s_publish_stix(daemon_t *d, json_t *req)
         if (bad || store_commit(d->store) != 0)
             store_rollback(d->store);
     }
-    int rc = daemon_publish(d, items, n);
-    if (rc != 0) {
-        reply = s_store_failed(d, rc);
+    if (daemon_publish(d, items, n) != 0) {
+        reply = s_error("store failed: %s", store_errmsg(d->store));
         goto out;
     }
     s_record_refusals(d, req, items, n);
@@ -572,7 +560,7 @@ static json_t *s_dispatch(daemon_t *d, json_t *req, zmq_msg_t *body)
             return s_error("withdraw needs an \"id\", or a \"type\" and a \"value\"");
         int rc = daemon_withdraw(d, id, type, value, out);
         if (rc < 0)
-            return s_store_failed(d, rc);
+            return s_error("store failed: %s", store_errmsg(d->store));
         if (rc == 0)
             return s_error("no indicator published here matches (or it is already withdrawn)");
         return json_pack("{s:b, s:s}", "ok", 1, "id", out);

@@ -252,40 +252,12 @@ void daemon_drop_counts(daemon_t *d)
         link_agreement(d->links[j])->n_tally = 0;
 }
 
-/* Syncs the store's WAL: every commit so far is on disk. */
-static int s_sync_store(daemon_t *d, const char *unsafe)
-{
-    if (store_sync_wal(d->store) == 0)
-        return 0;
-    log_error("STORE-SYNC", "cannot sync the store's WAL: %s (%s not yet safe from a power "
-              "failure)", strerror(errno), unsafe);
-    return -1;
-}
-
-/* What the operator asked for leaves before this node's disk has it: the
- * transaction (store_begin_unsynced) commits without waiting for the
- * fsync, the batches go, and the WAL is synced while they travel to the
- * partners, who sync their own commits meanwhile. The operator's answer
- * waits for the sync. A power failure in between can take from this node
- * what a partner already holds; the operator, never told it was stored,
- * gives it again, and the partner answers ITEM_DUPLICATE (RELIABILITY.md).
- * 0, -1 nothing committed (the caller rolls back), -2 committed and sent
- * but not synced. */
-static int s_commit_send_sync(daemon_t *d, const char *what)
-{
-    if (store_commit(d->store) != 0)
-        return -1;
-    for (size_t j = 0; j < d->n_links; j++)
-        link_pump(d->links[j]);
-    return s_sync_store(d, what) == 0 ? 0 : -2;
-}
-
 int daemon_withdraw(daemon_t *d, const char *id, const char *type, const char *value,
                     char id_out[IND_ID_LEN + 1])
 {
     Moux__Indicator *ind = NULL;
     int64_t rid = 0;
-    if (store_begin_unsynced(d->store) != 0)
+    if (store_begin(d->store) != 0)
         return -1;
     int rc = store_withdraw_local(d->store, id, type, value, &ind, &rid);
     int shared = rc == 1 && strcmp(ind->type, STIX_LOCAL_TYPE) != 0; /* never queued */
@@ -293,8 +265,7 @@ int daemon_withdraw(daemon_t *d, const char *id, const char *type, const char *v
                     store_event(d->store, "withdrawn", NULL, ind->id, NULL, NULL) != 0 ||
                     daemon_flush_counts(d) != 0))
         rc = -1;
-    int sent = rc < 0 ? -1 : s_commit_send_sync(d, "the withdrawal is");
-    if (sent == -1) {
+    if (rc < 0 || store_commit(d->store) != 0) {
         store_rollback(d->store);
         daemon_drop_counts(d);
         store_indicator_free(ind);
@@ -303,9 +274,11 @@ int daemon_withdraw(daemon_t *d, const char *id, const char *type, const char *v
     if (rc == 1) {
         str_copy(id_out, IND_ID_LEN + 1, ind->id);
         log_info("WITHDRAWN", "%s withdrawn; partners that may have it are told", ind->id);
+        for (size_t j = 0; j < d->n_links; j++)
+            link_pump(d->links[j]);
     }
     store_indicator_free(ind);
-    return sent == -2 ? -2 : rc;
+    return rc;
 }
 
 /* One STIX indicator, versioned by its id; queued unless nothing changed or
@@ -342,8 +315,7 @@ static int s_publish_stix(daemon_t *d, publish_item_t *it)
 int daemon_publish(daemon_t *d, publish_item_t *items, size_t n)
 {
     static const char *names[] = {"new", "updated", "unchanged", "refused"};
-    int rc = -1;
-    if (store_begin_unsynced(d->store) != 0)
+    if (store_begin(d->store) != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         int64_t rid = 0;
@@ -364,8 +336,11 @@ int daemon_publish(daemon_t *d, publish_item_t *items, size_t n)
     }
     /* The outbox rows commit with the indicators: nothing published is lost
      * and nothing is queued that was not stored. */
-    if (daemon_flush_counts(d) == 0 && (rc = s_commit_send_sync(d, "the items are")) != -1)
-        return rc;
+    if (daemon_flush_counts(d) != 0 || store_commit(d->store) != 0)
+        goto fail;
+    for (size_t j = 0; j < d->n_links; j++)
+        link_pump(d->links[j]);
+    return 0;
 fail:
     log_error("PUBLISH-FAILED", "store: %s", store_errmsg(d->store));
     store_rollback(d->store);
@@ -448,8 +423,9 @@ static void s_between_rounds(daemon_t *d)
     keys_tick(d);
     s_agreements_tick(d);
     /* Receipts commit unsynced: on disk within a second. */
-    if (store_take_unsynced(d->store, STORE_UNSYNCED_MAX_MS))
-        s_sync_store(d, "the last receipts are");
+    if (store_take_unsynced(d->store, STORE_UNSYNCED_MAX_MS) && store_sync_wal(d->store) != 0)
+        log_error("STORE-SYNC", "cannot sync the store's WAL: %s (the last receipts are not "
+                  "yet safe from a power failure; retried in a second)", strerror(errno));
 }
 
 int daemon_run(daemon_t *d)

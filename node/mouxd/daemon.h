@@ -209,14 +209,10 @@ typedef struct {
 } publish_item_t;
 /* Withdraws an indicator we published (by id, or type and value) and
  * queues the revocation for every partner allowed to have had it. 1 and its
- * id in id_out, 0 if there is no such indicator, -1 on a store failure, -2
- * if it was withdrawn and sent but the store could not be synced. */
+ * id in id_out, 0 if there is no such indicator, -1 on a store failure. */
 int daemon_withdraw(daemon_t *d, const char *id, const char *type, const char *value,
                     char id_out[IND_ID_LEN + 1]);
-/* Stores and queues every item not already refused (reason set), sends
- * what it can, then syncs the store: 0; -1 on a store failure (nothing
- * stored); -2 if the items were stored and sent but the store could not be
- * synced (STORE-SYNC logged). */
+/* Stores and queues every item not already refused (reason set). */
 int daemon_publish(daemon_t *d, publish_item_t *items, size_t n);
 /* An item (row rid) received from the partner of link `from` goes on to
  * every other partner the MOUs allow (policy_relay, then the MOU with that
