@@ -1,6 +1,7 @@
 /* mouxreceiver: a hostile receiver for the integration tests.
  *
- *   mouxreceiver --as PARTNER_DIR --from SENDER_DIR [--timeout-ms N] MODE
+ *   mouxreceiver --as PARTNER_DIR --from SENDER_DIR [--timeout-ms N]
+ *                [--hold-ms H --batches K] MODE
  *
  * Impersonates the partner whose node directory is PARTNER_DIR (its daemon
  * must be stopped): binds its ROUTER endpoint with its CURVE keys, answers
@@ -15,7 +16,10 @@
  *
  * Modes: valid, other-sequence, other-hash, flip-signature, other-agency,
  * results-mismatch, unknown-key, replay (the valid receipt, then the same
- * again: the second is a replay). */
+ * again: the second is a replay), slow (a slow but honest partner: valid
+ * receipts for the first K batches, in order, each sent H ms after the one
+ * before (the first H ms after its batch came); prints the batches answered
+ * and their items). */
 #include "config.h"
 #include "envelope.h"
 #include "keyid.h"
@@ -38,12 +42,21 @@
 
 static const char *s_modes[] = {"valid",        "other-sequence", "other-hash",
                                 "flip-signature", "other-agency", "results-mismatch",
-                                "unknown-key",  "replay"};
+                                "unknown-key",  "replay",         "slow"};
 #define N_MODES (sizeof s_modes / sizeof s_modes[0])
+
+/* An answer the slow mode holds back: its route and receipt frame. */
+typedef struct {
+    zmq_msg_t route;
+    uint8_t *frame;
+    size_t len;
+} s_held_t;
 
 typedef struct {
     const char *as_dir, *from_dir, *mode;
-    long timeout_ms;
+    long timeout_ms, hold_ms, batches;
+    s_held_t *held; /* slow mode: answers not yet sent, in arrival order */
+    long n_held, n_answered, items;
     config_t self, sender;
     nodekeys_t *keys;
     unsigned char sender_sign_pk[32], sender_enc_pk[32];
@@ -217,8 +230,20 @@ static int s_on_envelope(s_ctx_t *c, zmq_msg_t *route, const Moux__Envelope *env
         goto out;
     }
     batch = moux__batch__unpack(NULL, plen, payload);
-    if (!batch || s_forge(c, h, batch, &proof, &frame, &flen) != 0 ||
-        s_send(c, route, frame, flen) != 0)
+    if (!batch || s_forge(c, h, batch, &proof, &frame, &flen) != 0)
+        goto out;
+    if (c->held) { /* slow: sent in turn by s_send_held */
+        s_held_t *hd = &c->held[c->n_held++];
+        zmq_msg_init(&hd->route);
+        zmq_msg_copy(&hd->route, route);
+        hd->frame = frame;
+        hd->len = flen;
+        frame = NULL;
+        c->items += (long)batch->n_items;
+        rc = 1;
+        goto out;
+    }
+    if (s_send(c, route, frame, flen) != 0)
         goto out;
     if (strcmp(c->mode, "replay") == 0 && s_send(c, route, frame, flen) != 0)
         goto out;
@@ -235,16 +260,39 @@ out:
     return rc;
 }
 
-/* Serves the sender until its first batch is answered (bounded), then a
- * second more, answering only key updates, so that the sender has read the
- * receipt before the connection goes away. */
+/* Slow mode: the oldest held answer once its time has come; 1 when the
+ * last of the K answers has gone. */
+static int s_send_held(s_ctx_t *c, uint64_t *next_at)
+{
+    if (c->n_answered == c->n_held || mono_ms() < *next_at)
+        return 0;
+    s_held_t *hd = &c->held[c->n_answered++];
+    int rc = s_send(c, &hd->route, hd->frame, hd->len);
+    *next_at = mono_ms() + (uint64_t)c->hold_ms;
+    if (rc != 0)
+        return -1;
+    return c->n_answered == c->batches;
+}
+
+/* Serves the sender until its first batch is answered (slow mode: K
+ * batches; bounded), then a second more, answering only key updates, so
+ * that the sender has read the receipt before the connection goes away. */
 static int s_serve(s_ctx_t *c, json_t *out)
 {
-    uint64_t deadline = mono_ms() + (uint64_t)c->timeout_ms;
+    uint64_t deadline = mono_ms() + (uint64_t)c->timeout_ms, next_at = 0;
     int answered = 0;
     while (mono_ms() < deadline) {
+        if (c->held && !answered) {
+            int sent = s_send_held(c, &next_at);
+            if (sent < 0)
+                return -1;
+            if (sent > 0) {
+                answered = 1;
+                deadline = mono_ms() + 1000;
+            }
+        }
         zmq_pollitem_t it = {c->router, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&it, 1, 100) <= 0 || !(it.revents & ZMQ_POLLIN))
+        if (zmq_poll(&it, 1, c->held ? 10 : 100) <= 0 || !(it.revents & ZMQ_POLLIN))
             continue;
         zmq_msg_t route, msg;
         zmq_msg_init(&route);
@@ -255,8 +303,15 @@ static int s_serve(s_ctx_t *c, json_t *out)
             Moux__Frame *f = moux__frame__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
             if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE)
                 rc = s_on_key_update(c, &route, f->key_update);
-            else if (f && f->kind_case == MOUX__FRAME__KIND_ENVELOPE && !answered)
+            else if (f && f->kind_case == MOUX__FRAME__KIND_ENVELOPE && !answered &&
+                     (!c->held || c->n_held < c->batches)) {
                 rc = s_on_envelope(c, &route, f->envelope, out);
+                if (rc > 0 && c->held) {
+                    if (c->n_held == 1)
+                        next_at = mono_ms() + (uint64_t)c->hold_ms;
+                    rc = 0; /* answered in turn, above */
+                }
+            }
             if (f)
                 moux__frame__free_unpacked(f, NULL);
         }
@@ -269,6 +324,10 @@ static int s_serve(s_ctx_t *c, json_t *out)
             deadline = mono_ms() + 1000;
         }
     }
+    if (c->held) {
+        json_object_set_new(out, "answered", json_integer(c->n_answered));
+        json_object_set_new(out, "items", json_integer(c->items));
+    }
     return answered ? 0 : s_err("no batch from the sender within the timeout", NULL);
 }
 
@@ -277,10 +336,14 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"as", required_argument, 0, 'a'},
                                          {"from", required_argument, 0, 'f'},
                                          {"timeout-ms", required_argument, 0, 'w'},
+                                         {"hold-ms", required_argument, 0, 'h'},
+                                         {"batches", required_argument, 0, 'k'},
                                          {0, 0, 0, 0}};
     s_ctx_t c;
     memset(&c, 0, sizeof c);
     c.timeout_ms = 15000;
+    c.hold_ms = 200;
+    c.batches = 1;
     int ch, known = 0;
     char *end = NULL;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -291,6 +354,12 @@ int main(int argc, char **argv)
         else if (ch == 'w' && (c.timeout_ms = strtol(optarg, &end, 10)) >= 100 &&
                  c.timeout_ms <= 60000 && end && !*end)
             ;
+        else if (ch == 'h' && (c.hold_ms = strtol(optarg, &end, 10)) >= 1 &&
+                 c.hold_ms <= 10000 && end && !*end)
+            ;
+        else if (ch == 'k' && (c.batches = strtol(optarg, &end, 10)) >= 1 &&
+                 c.batches <= 1000 && end && !*end)
+            ;
         else
             c.as_dir = NULL; /* a usage error */
     }
@@ -299,7 +368,7 @@ int main(int argc, char **argv)
         known |= strcmp(s_modes[i], c.mode) == 0;
     if (!c.as_dir || !c.from_dir || !known) {
         fprintf(stderr, "usage: mouxreceiver --as PARTNER_DIR --from SENDER_DIR "
-                        "[--timeout-ms N] MODE\nmodes:");
+                        "[--timeout-ms N] [--hold-ms H --batches K] MODE\nmodes:");
         for (size_t i = 0; i < N_MODES; i++)
             fprintf(stderr, " %s", s_modes[i]);
         fprintf(stderr, "\n");
@@ -309,6 +378,8 @@ int main(int argc, char **argv)
         return 1;
     json_t *out = json_pack("{s:s}", "mode", c.mode);
     int rc = 1;
+    if (strcmp(c.mode, "slow") == 0 && !(c.held = calloc((size_t)c.batches, sizeof *c.held)))
+        return 1;
     if (out && s_load(&c) == 0 && s_bind(&c) == 0 && s_serve(&c, out) == 0) {
         char *line = json_dumps(out, JSON_COMPACT);
         printf("%s\n", line ? line : "{}");
@@ -316,6 +387,11 @@ int main(int argc, char **argv)
         rc = 0;
     }
     json_decref(out);
+    for (long i = 0; i < c.n_held; i++) {
+        zmq_msg_close(&c.held[i].route);
+        free(c.held[i].frame);
+    }
+    free(c.held);
     if (c.router)
         zmq_close(c.router);
     if (c.zctx)
