@@ -33,7 +33,7 @@ static const char *s_use_certify = "usage: moux keys certify -d DIR --root FILE 
                                    "[--passphrase-file F] [--days N | --until TIME] [--serial N]";
 static const char *s_use_revoke =
     "usage: moux keys revoke --root FILE [--passphrase-file F] (--serial N | --key KEYID_HEX)... "
-    "[--list FILE] [-d DIR] [--agency ID]";
+    "[--list FILE] [-d DIR] [--agency ID] [--force]";
 static const char *s_use_show = "usage: moux keys show -d DIR [--json]";
 
 /* ---- shared helpers ---- */
@@ -349,10 +349,34 @@ out:
     return rc;
 }
 
+/* The certificate DIR's node speaks with (keys/node.cert), verified
+ * against the root; *have stays 0 when the node has none yet. */
+static int s_node_cert(const char *dir, const unsigned char root_pk[32], cert_t *cert, int *have)
+{
+    char path[PATH_MAX_MOUX + 32], err[512];
+    *have = 0;
+    if (s_keys_path(dir, "node.cert", path, sizeof path) != 0)
+        return 1;
+    if (!s_exists(path))
+        return 0;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    const char *why = NULL;
+    if (cert_load(path, &data, &len, err, sizeof err) != 0)
+        return cli_fail("%s", err);
+    int rc = cert_verify(data, len, root_pk, cert, &why);
+    free(data);
+    if (rc != 0)
+        return cli_fail("%s: %s", path, why);
+    *have = 1;
+    return 0;
+}
+
 /* ---- revoke ---- */
 
 typedef struct {
     const char *root_file, *pass_file, *list_opt, *dir, *agency;
+    int force; /* revoke the node's current key too */
     uint64_t *serials;
     size_t n_serials;
     unsigned char (*key_ids)[KEYID_BYTES];
@@ -372,7 +396,8 @@ static int s_revoke_parse(int argc, char **argv, s_revoke_args_t *a)
         {"root", required_argument, 0, 'r'},  {"passphrase-file", required_argument, 0, 'p'},
         {"serial", required_argument, 0, 's'}, {"key", required_argument, 0, 'k'},
         {"list", required_argument, 0, 'l'},  {"dir", required_argument, 0, 'd'},
-        {"agency", required_argument, 0, 'a'}, {0, 0, 0, 0}};
+        {"agency", required_argument, 0, 'a'}, {"force", no_argument, 0, 'f'},
+        {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->serials = calloc((size_t)argc, sizeof *a->serials); /* never more entries than words */
     a->key_ids = calloc((size_t)argc, sizeof *a->key_ids);
@@ -387,6 +412,7 @@ static int s_revoke_parse(int argc, char **argv, s_revoke_args_t *a)
         case 'l': a->list_opt = optarg; break;
         case 'd': a->dir = optarg; break;
         case 'a': a->agency = optarg; break;
+        case 'f': a->force = 1; break;
         case 's':
             if (s_parse_u64(optarg, UINT64_MAX, &a->serials[a->n_serials++]) != 0) {
                 cli_fail("--serial: \"%s\" is not a certificate serial (a number from 1)", optarg);
@@ -505,6 +531,34 @@ static int s_sign_save(const char *path, const revlist_t *l, const rootkey_t *ro
     return rc;
 }
 
+/* Revoking the key a node still speaks with cuts it off before partners
+ * learn its next certificate (KEYS.md 7.3): refused unless --force. */
+static int s_guard_current(const s_revoke_args_t *a, const unsigned char root_pk[32])
+{
+    cert_t cur;
+    int have = 0;
+    if (!a->dir || a->force)
+        return 0;
+    if (s_node_cert(a->dir, root_pk, &cur, &have) != 0)
+        return 1;
+    unsigned char kid[KEYID_BYTES];
+    char hex[HEX_ID];
+    keyid_of(cur.sign_pk, 32, kid);
+    hex_encode(kid, KEYID_BYTES, hex);
+    int hit = 0;
+    for (size_t i = 0; have && i < a->n_serials; i++)
+        hit |= a->serials[i] == cur.serial;
+    for (size_t i = 0; have && i < a->n_key_ids; i++)
+        hit |= memcmp(a->key_ids[i], kid, KEYID_BYTES) == 0;
+    if (!hit)
+        return 0;
+    return cli_fail("refusing to revoke the key %s speaks with now (certificate serial %" PRIu64
+                    ", key id %s): partners would refuse it before they learn a new "
+                    "certificate. Rotate first (moux keys rotate -d %s --root ROOTFILE), wait "
+                    "for KEYS-ACKED, then revoke the old key; or, to cut the node off now (a "
+                    "compromised key), add --force", a->dir, cur.serial, hex, a->dir);
+}
+
 static int s_revoke(int argc, char **argv)
 {
     s_revoke_args_t a;
@@ -526,8 +580,8 @@ static int s_revoke(int argc, char **argv)
         goto out;
     }
     /* A node's list must come from the root the node answers to. */
-    if ((a.dir && s_check_root_pub(a.dir, pk) != 0) || s_load_list(path, pk, &l) != 0 ||
-        s_list_agency(&a, &l, l.agency) != 0)
+    if ((a.dir && s_check_root_pub(a.dir, pk) != 0) || s_guard_current(&a, pk) != 0 ||
+        s_load_list(path, pk, &l) != 0 || s_list_agency(&a, &l, l.agency) != 0)
         goto out;
     if (l.number == UINT64_MAX) {
         cli_fail("%s: list number %" PRIu64 " cannot be followed", path, l.number);
@@ -588,7 +642,7 @@ static int s_show_root(const char *dir, unsigned char pk[32], s_show_t *s)
 static int s_show_cert(const char *dir, const unsigned char pk[32], const nodekeys_t *keys,
                        s_show_t *s)
 {
-    char path[PATH_MAX_MOUX + 32], err[512];
+    char path[PATH_MAX_MOUX + 32];
     if (s_keys_path(dir, "node.cert", path, sizeof path) != 0)
         return 1;
     if (!s_exists(path))
@@ -596,16 +650,8 @@ static int s_show_cert(const char *dir, const unsigned char pk[32], const nodeke
     if (!s->have_root)
         return cli_fail("%s exists but %s/keys/root.pub does not: cannot check it; run moux "
                         "keys certify -d %s --root ROOTFILE", path, dir, dir);
-    uint8_t *data = NULL;
-    size_t len = 0;
-    const char *why = NULL;
-    if (cert_load(path, &data, &len, err, sizeof err) != 0)
-        return cli_fail("%s", err);
-    int rc = cert_verify(data, len, pk, &s->cert, &why);
-    free(data);
-    if (rc != 0)
-        return cli_fail("%s: %s", path, why);
-    s->have_cert = 1;
+    if (s_node_cert(dir, pk, &s->cert, &s->have_cert) != 0)
+        return 1;
     s->cert_matches = memcmp(s->cert.sign_pk, keys->sign_pk, 32) == 0 &&
                       memcmp(s->cert.enc_pk, keys->enc_pk, 32) == 0 &&
                       memcmp(s->cert.curve_pk, keys->curve_pk, 32) == 0;

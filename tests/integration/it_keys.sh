@@ -52,8 +52,17 @@ note "rotation: $N items, each once, none refused; us.cisa keeps serial 1 with i
 "$CLUSTER" start "$WORK" vn.ais
 note "vn.ais restarted with its root key offline"
 
-# Emergency revocation of the old key.
+# Emergency revocation of the old key. Revoking the one vn.ais speaks with
+# now (serial 2) is refused without --force, and nothing is signed.
 mv "$WORK/offline-vn.ais.root" "$WORK/vn.ais.root"
+if "$MOUX" keys revoke -d "$A" --root "$WORK/vn.ais.root" --serial 2 >/dev/null \
+    2>"$WORK/revoke-current.err"; then
+    fail "revoking the certificate vn.ais speaks with was not refused"
+fi
+grep -q "refusing to revoke the key $A speaks with now (certificate serial 2" \
+    "$WORK/revoke-current.err" || fail "unexpected refusal: $(cat "$WORK/revoke-current.err")"
+[ ! -e "$A/keys/revocations.list" ] || fail "a revocation list was written for the current key"
+note "revoking the current key refused: $(head -c 120 "$WORK/revoke-current.err")..."
 "$MOUX" keys revoke -d "$A" --root "$WORK/vn.ais.root" --serial 1 >/dev/null
 revoked() { [ "$(sqlite3 "$B/store.db" "select revoked_ms > 0 from partner_key where serial = 1")" = 1 ]; }
 wait_for 10 "us.cisa holds the revocation" revoked
@@ -120,3 +129,12 @@ grep -q "CERT-INVALID" "$A/mouxd.log" || fail "the refusal to send is not logged
 resumed() { [ "$(count_where "$B" '.value=="203.0.113.251"')" = 1 ]; }
 wait_for 15 "delivery after the renewal" resumed
 note "expiry: nothing sent under an expired certificate; renewed, delivery resumed"
+
+# A compromised current key is revoked at once with --force: the node's own
+# list then covers the certificate it speaks with (moux keys show says so).
+serial=$("$MOUX" keys show -d "$A" --json | jq '.certificate.serial')
+"$MOUX" keys revoke -d "$A" --root "$WORK/vn.ais.root" --serial "$serial" --force >/dev/null \
+    || fail "keys revoke --force of the current certificate failed"
+"$MOUX" keys show -d "$A" --json 2>/dev/null | jq -e '.revoked == true' >/dev/null \
+    || fail "moux keys show does not report the current certificate revoked"
+note "--force revoked the current certificate (serial $serial)"
