@@ -239,30 +239,46 @@ static int s_check_root_pub(const char *dir, const unsigned char pk[32])
     return 0;
 }
 
-/* One more than the serial of the current DIR/keys/node.cert, or 1. */
-static int s_next_serial(const char *dir, const unsigned char root_pk[32], uint64_t *serial)
+/* The certificate DIR's node speaks with (keys/node.cert), verified
+ * against the root; *have stays 0 when the node has none yet. hint ends
+ * every error ("" for none). */
+static int s_node_cert(const char *dir, const unsigned char root_pk[32], cert_t *cert, int *have,
+                       const char *hint)
 {
     char path[PATH_MAX_MOUX + 32], err[512];
+    *have = 0;
     if (s_keys_path(dir, "node.cert", path, sizeof path) != 0)
         return 1;
-    *serial = 1;
     if (!s_exists(path))
         return 0;
     uint8_t *data = NULL;
     size_t len = 0;
     const char *why = NULL;
-    cert_t old;
     if (cert_load(path, &data, &len, err, sizeof err) != 0)
-        return cli_fail("%s; use --serial to start over", err);
-    int rc = cert_verify(data, len, root_pk, &old, &why);
+        return cli_fail("%s%s", err, hint);
+    int rc = cert_verify(data, len, root_pk, cert, &why);
     free(data);
     if (rc != 0 && strcmp(why, "wrong-root") == 0)
-        return cli_fail("%s was issued by another root; use --serial to start over", path);
+        return cli_fail("%s was issued by another root%s", path, hint);
     if (rc != 0)
-        return cli_fail("%s: %s; use --serial to start over", path, why);
+        return cli_fail("%s: %s%s", path, why, hint);
+    *have = 1;
+    return 0;
+}
+
+/* One more than the serial of the current DIR/keys/node.cert, or 1. */
+static int s_next_serial(const char *dir, const unsigned char root_pk[32], uint64_t *serial)
+{
+    cert_t old;
+    int have = 0;
+    *serial = 1;
+    if (s_node_cert(dir, root_pk, &old, &have, "; use --serial to start over") != 0)
+        return 1;
+    if (!have)
+        return 0;
     if (old.serial == UINT64_MAX)
-        return cli_fail("%s: serial %" PRIu64 " cannot be followed; use --serial", path,
-                        old.serial);
+        return cli_fail("%s/keys/node.cert: serial %" PRIu64 " cannot be followed; use --serial",
+                        dir, old.serial);
     *serial = old.serial + 1;
     return 0;
 }
@@ -347,29 +363,6 @@ static int s_certify(int argc, char **argv)
 out:
     nodekeys_destroy(&keys);
     return rc;
-}
-
-/* The certificate DIR's node speaks with (keys/node.cert), verified
- * against the root; *have stays 0 when the node has none yet. */
-static int s_node_cert(const char *dir, const unsigned char root_pk[32], cert_t *cert, int *have)
-{
-    char path[PATH_MAX_MOUX + 32], err[512];
-    *have = 0;
-    if (s_keys_path(dir, "node.cert", path, sizeof path) != 0)
-        return 1;
-    if (!s_exists(path))
-        return 0;
-    uint8_t *data = NULL;
-    size_t len = 0;
-    const char *why = NULL;
-    if (cert_load(path, &data, &len, err, sizeof err) != 0)
-        return cli_fail("%s", err);
-    int rc = cert_verify(data, len, root_pk, cert, &why);
-    free(data);
-    if (rc != 0)
-        return cli_fail("%s: %s", path, why);
-    *have = 1;
-    return 0;
 }
 
 /* ---- revoke ---- */
@@ -539,7 +532,7 @@ static int s_guard_current(const s_revoke_args_t *a, const unsigned char root_pk
     int have = 0;
     if (!a->dir || a->force)
         return 0;
-    if (s_node_cert(a->dir, root_pk, &cur, &have) != 0)
+    if (s_node_cert(a->dir, root_pk, &cur, &have, "") != 0)
         return 1;
     unsigned char kid[KEYID_BYTES];
     char hex[HEX_ID];
@@ -650,7 +643,7 @@ static int s_show_cert(const char *dir, const unsigned char pk[32], const nodeke
     if (!s->have_root)
         return cli_fail("%s exists but %s/keys/root.pub does not: cannot check it; run moux "
                         "keys certify -d %s --root ROOTFILE", path, dir, dir);
-    if (s_node_cert(dir, pk, &s->cert, &s->have_cert) != 0)
+    if (s_node_cert(dir, pk, &s->cert, &s->have_cert, "") != 0)
         return 1;
     s->cert_matches = memcmp(s->cert.sign_pk, keys->sign_pk, 32) == 0 &&
                       memcmp(s->cert.enc_pk, keys->enc_pk, 32) == 0 &&

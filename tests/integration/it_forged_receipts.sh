@@ -10,23 +10,11 @@
 # us.cisa gets what is published next.
 source "$(dirname "$0")/lib.sh"
 
-RECEIVER=$MOUX_BIN/mouxreceiver
-[ -x "$RECEIVER" ] || fail "$RECEIVER is not built"
-command -v jq >/dev/null || skip "jq is not installed"
-command -v sqlite3 >/dev/null || skip "the sqlite3 CLI is not installed"
-
 # Retransmission soon after a refused receipt, so each mode gets a batch
 # within seconds (the MOU and keys are the cluster's defaults).
-for a in vn.ais us.cisa; do
-    "$MOUX" init -d "$WORK/$a" --agency $a --listen tcp://127.0.0.1:0 >/dev/null
-done
-printf 'retry_initial_ms = 300\nretry_max_ms = 1000\n' >> "$WORK/vn.ais/moux.conf"
-"$CLUSTER" up "$WORK" vn.ais us.cisa >/dev/null
-"$CLUSTER" stop "$WORK" us.cisa
-S=$WORK/vn.ais
+impostor_pair $'retry_initial_ms = 300\nretry_max_ms = 1000'
 note "vn.ais up; us.cisa stopped; mouxreceiver answers in its place"
 
-queued() { sqlite3 "$S/store.db" "select count(*) from outbox o join partner p on p.pid = o.pid where p.agency = 'us.cisa'"; }
 refusals() { grep -c -- "RECEIPT-REFUSED: partner us.cisa: $1" "$S/mouxd.log" || true; }
 events() { sqlite3 "$S/store.db" "select count(*) from event where kind = 'receipt-refused' and partner = 'us.cisa' and reason like '$1%'"; }
 

@@ -11,21 +11,7 @@
 # end the real us.cisa takes what is left.
 source "$(dirname "$0")/lib.sh"
 
-RECEIVER=$MOUX_BIN/mouxreceiver
-[ -x "$RECEIVER" ] || fail "$RECEIVER is not built"
-command -v jq >/dev/null || skip "jq is not installed"
-command -v sqlite3 >/dev/null || skip "the sqlite3 CLI is not installed"
-
-for a in vn.ais us.cisa; do
-    "$MOUX" init -d "$WORK/$a" --agency $a --listen tcp://127.0.0.1:0 >/dev/null
-done
-printf 'retry_initial_ms = 1000\nretry_max_ms = 2000\nbatch_max_items = 10\nmax_inflight_batches = 8\n' \
-    >> "$WORK/vn.ais/moux.conf"
-"$CLUSTER" up "$WORK" vn.ais us.cisa >/dev/null
-"$CLUSTER" stop "$WORK" us.cisa
-S=$WORK/vn.ais
-
-queued() { sqlite3 "$S/store.db" "select count(*) from outbox o join partner p on p.pid = o.pid where p.agency = 'us.cisa'"; }
+impostor_pair $'retry_initial_ms = 1000\nretry_max_ms = 2000\nbatch_max_items = 10\nmax_inflight_batches = 8'
 timeouts() { grep -c "BATCH-TIMEOUT: partner us.cisa" "$S/mouxd.log" || true; }
 
 for i in $(seq 1 80); do printf 'ipv4-addr,198.51.100.%d\n' "$i"; done > "$WORK/items.csv"

@@ -57,3 +57,23 @@ wait_for() {
 count_where() {
     "$MOUX" query -d "$1" --json | jq -c "select($2)" | wc -l
 }
+
+# impostor_pair 'CONFIG LINES': vn.ais (its moux.conf extended with the
+# lines) and us.cisa up, then us.cisa's daemon stopped, for mouxreceiver to
+# answer in its place ($RECEIVER); S is vn.ais's directory, and queued
+# counts what vn.ais holds for us.cisa.
+impostor_pair() {
+    RECEIVER=$MOUX_BIN/mouxreceiver
+    [ -x "$RECEIVER" ] || fail "$RECEIVER is not built"
+    command -v jq >/dev/null || skip "jq is not installed"
+    command -v sqlite3 >/dev/null || skip "the sqlite3 CLI is not installed"
+    local a
+    for a in vn.ais us.cisa; do
+        "$MOUX" init -d "$WORK/$a" --agency $a --listen tcp://127.0.0.1:0 >/dev/null
+    done
+    printf '%s\n' "$1" >> "$WORK/vn.ais/moux.conf"
+    "$CLUSTER" up "$WORK" vn.ais us.cisa >/dev/null
+    "$CLUSTER" stop "$WORK" us.cisa
+    S=$WORK/vn.ais
+}
+queued() { sqlite3 "$S/store.db" "select count(*) from outbox o join partner p on p.pid = o.pid where p.agency = 'us.cisa'"; }
