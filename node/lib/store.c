@@ -297,8 +297,8 @@ int store_sync_wal(store_t *self)
     int ok = sqlite3_file_control(self->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) ==
                  SQLITE_OK &&
              (!wal || !wal->pMethods || wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) == SQLITE_OK);
-    if (ok)
-        self->unsynced_ms = 0; /* every commit is on disk */
+    if (ok) /* every commit is on disk, but for what an earlier failed sync let the kernel drop */
+        self->unsynced_ms = 0;
     else if (self->unsynced_ms)
         self->unsynced_ms = mono_ms(); /* still owed: the next try in as long again */
     return ok ? 0 : -1;

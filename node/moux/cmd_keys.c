@@ -532,7 +532,8 @@ static int s_guard_current(const s_revoke_args_t *a, const unsigned char root_pk
     int have = 0;
     if (!a->dir || a->force)
         return 0;
-    if (s_node_cert(a->dir, root_pk, &cur, &have, "") != 0)
+    if (s_node_cert(a->dir, root_pk, &cur, &have,
+                    " (checked so as not to revoke the node's current key; --force skips it)") != 0)
         return 1;
     unsigned char kid[KEYID_BYTES];
     char hex[HEX_ID];

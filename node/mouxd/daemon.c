@@ -422,10 +422,16 @@ static void s_between_rounds(daemon_t *d)
             s_rebuild_link(d, i);
     keys_tick(d);
     s_agreements_tick(d);
-    /* Receipts commit unsynced: on disk within a second. */
-    if (store_take_unsynced(d->store, STORE_UNSYNCED_MAX_MS) && store_sync_wal(d->store) != 0)
+    /* Receipts commit unsynced: on disk within a second. A failing sync is
+     * retried every second and said once a minute. */
+    if (!store_take_unsynced(d->store, STORE_UNSYNCED_MAX_MS))
+        return;
+    uint64_t mono = mono_ms();
+    if (store_sync_wal(d->store) != 0 && mono >= d->sync_warn_at_ms) {
+        d->sync_warn_at_ms = mono + 60000;
         log_error("STORE-SYNC", "cannot sync the store's WAL: %s (the last receipts are not "
-                  "yet safe from a power failure; retried in a second)", strerror(errno));
+                  "yet safe from a power failure; retried every second)", strerror(errno));
+    }
 }
 
 int daemon_run(daemon_t *d)

@@ -63,6 +63,7 @@ typedef struct {
     uint64_t started_ms;
     uint64_t purge_at_ms;     /* next retention purge (monotonic) */
     uint64_t checkpoint_at_ms; /* next audit checkpoint (monotonic) */
+    uint64_t sync_warn_at_ms;  /* the next STORE-SYNC line may come then (monotonic) */
 } daemon_t;
 
 int daemon_init(daemon_t *d, const char *dir, char *err, size_t errlen);

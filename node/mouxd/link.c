@@ -757,6 +757,13 @@ void link_tick(link_t *self, uint64_t now)
         oldest = self->head_since_ms;
     if (now - oldest < self->backoff_ms)
         return;
+    /* Input already waiting may be the receipt, unread only because this
+     * round ran long (a slow disk): read it first, within twice the delay. */
+    int events = 0;
+    size_t size = sizeof events;
+    if (now - oldest < 2 * self->backoff_ms && self->dealer &&
+        zmq_getsockopt(self->dealer, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN))
+        return;
     log_warn("BATCH-TIMEOUT", "partner %s: no receipt for %zu batch(es) after %llu ms; resending",
              self->p.agency, self->n_inflight, (unsigned long long)self->backoff_ms);
     s_rewind(self);

@@ -231,7 +231,9 @@ static void *s_observer(void *arg)
     return NULL;
 }
 
-static void s_dump(const char *path, const double *stored, const double *rcpt, size_t n)
+/* Item k was published k-th (pos[k]); unmatched items are left out. */
+static void s_dump(const char *path, const size_t *pos, const double *stored, const double *rcpt,
+                   size_t n)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -239,8 +241,9 @@ static void s_dump(const char *path, const double *stored, const double *rcpt, s
         return;
     }
     for (size_t i = 0; i < n; i++)
-        fprintf(f, "%zu %.3f %.3f\n", i, stored[i], rcpt[i]);
-    fclose(f);
+        fprintf(f, "%zu %.3f %.3f\n", pos[i], stored[i], rcpt[i]);
+    if (fclose(f) != 0)
+        fprintf(stderr, "bench_latency: %s: cannot write\n", path);
 }
 
 int main(int argc, char **argv)
@@ -284,6 +287,7 @@ int main(int argc, char **argv)
     double *ack = calloc(n, sizeof *ack), *stored = calloc(n, sizeof *stored),
            *rcpt = calloc(n, sizeof *rcpt);
     int64_t *t_pub = calloc(n, sizeof *t_pub);
+    size_t *pos = calloc(n, sizeof *pos); /* matched item -> its publication index */
     size_t done = 0, late = 0, lost = 0, got = 0; /* got: items with both times */
     s_obs_t obs = {.a_dir = a_dir, .b_dir = b_dir, .pid = pid, .n = n, .ids = ids,
                    .t_pub = t_pub, .stored = stored, .rcpt = rcpt};
@@ -316,6 +320,7 @@ int main(int argc, char **argv)
         /* keep the seen ones, in order */
         for (size_t i = 0; i < done; i++)
             if (stored[i] >= 0 && rcpt[i] >= 0) {
+                pos[got] = i;
                 stored[got] = stored[i];
                 rcpt[got++] = rcpt[i];
             }
@@ -379,6 +384,7 @@ int main(int argc, char **argv)
                 lost++;
                 continue;
             }
+            pos[got] = i;
             stored[got] = (double)(b_at[seq] - t_pub[i]) / 1000.0;
             rcpt[got++] = (double)(a_at[seq] - t_pub[i]) / 1000.0;
         }
@@ -393,7 +399,7 @@ int main(int argc, char **argv)
         free(map_seq);
     }
     if (dump)
-        s_dump(dump, stored, rcpt, got);
+        s_dump(dump, pos, stored, rcpt, got);
     char nm[64];
     snprintf(nm, sizeof nm, "lat_%s_ack", mode);
     bu_emit_dist(nm, "ms", ack, done);

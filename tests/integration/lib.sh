@@ -61,7 +61,8 @@ count_where() {
 # impostor_pair 'CONFIG LINES': vn.ais (its moux.conf extended with the
 # lines) and us.cisa up, then us.cisa's daemon stopped, for mouxreceiver to
 # answer in its place ($RECEIVER); S is vn.ais's directory, and queued
-# counts what vn.ais holds for us.cisa.
+# (defined here, for the tests that call this) counts what vn.ais holds for
+# us.cisa.
 impostor_pair() {
     RECEIVER=$MOUX_BIN/mouxreceiver
     [ -x "$RECEIVER" ] || fail "$RECEIVER is not built"
@@ -75,5 +76,5 @@ impostor_pair() {
     "$CLUSTER" up "$WORK" vn.ais us.cisa >/dev/null
     "$CLUSTER" stop "$WORK" us.cisa
     S=$WORK/vn.ais
+    queued() { sqlite3 "$S/store.db" "select count(*) from outbox o join partner p on p.pid = o.pid where p.agency = 'us.cisa'"; }
 }
-queued() { sqlite3 "$S/store.db" "select count(*) from outbox o join partner p on p.pid = o.pid where p.agency = 'us.cisa'"; }

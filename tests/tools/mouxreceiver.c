@@ -328,6 +328,11 @@ static int s_serve(s_ctx_t *c, json_t *out)
         json_object_set_new(out, "answered", json_integer(c->n_answered));
         json_object_set_new(out, "items", json_integer(c->items));
     }
+    if (c->held && !answered && c->n_held) {
+        fprintf(stderr, "mouxreceiver: %ld of %ld batches came within the timeout\n", c->n_held,
+                c->batches);
+        return -1;
+    }
     return answered ? 0 : s_err("no batch from the sender within the timeout", NULL);
 }
 
@@ -378,8 +383,10 @@ int main(int argc, char **argv)
         return 1;
     json_t *out = json_pack("{s:s}", "mode", c.mode);
     int rc = 1;
-    if (strcmp(c.mode, "slow") == 0 && !(c.held = calloc((size_t)c.batches, sizeof *c.held)))
+    if (strcmp(c.mode, "slow") == 0 && !(c.held = calloc((size_t)c.batches, sizeof *c.held))) {
+        json_decref(out);
         return 1;
+    }
     if (out && s_load(&c) == 0 && s_bind(&c) == 0 && s_serve(&c, out) == 0) {
         char *line = json_dumps(out, JSON_COMPACT);
         printf("%s\n", line ? line : "{}");
