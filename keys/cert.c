@@ -2,6 +2,7 @@
 #include "blobfile.h"
 #include "ctxsig.h"
 #include "moux.pb-c.h"
+#include "pbunpack.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -84,14 +85,16 @@ static int s_fill(const Moux__NodeCertBody *b, cert_t *out)
 int cert_verify(const uint8_t *data, size_t len, const unsigned char root_pk[32], cert_t *out,
                 const char **why)
 {
-    Moux__NodeCert *nc = len <= CERT_MAX_BYTES ? moux__node_cert__unpack(NULL, len, data) : NULL;
+    Moux__NodeCert *nc = len <= CERT_MAX_BYTES ?
+        (Moux__NodeCert *)pb_unpack(&moux__node_cert__descriptor, NULL, len, data) : NULL;
     Moux__NodeCertBody *b = NULL;
     unsigned char kid[KEYID_BYTES];
     int rc = -1;
     *why = "malformed-certificate";
     if (!nc || !nc->body.data || nc->signature.len != crypto_sign_BYTES)
         goto out;
-    b = moux__node_cert_body__unpack(NULL, nc->body.len, nc->body.data);
+    b = (Moux__NodeCertBody *)pb_unpack(&moux__node_cert_body__descriptor,
+                                        NULL, nc->body.len, nc->body.data);
     cert_t c;
     if (!b || s_fill(b, &c) != 0)
         goto out;

@@ -2,6 +2,7 @@
 #include "blobfile.h"
 #include "ctxsig.h"
 #include "moux.pb-c.h"
+#include "pbunpack.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -116,14 +117,17 @@ int revlist_verify(const uint8_t *data, size_t len, const unsigned char root_pk[
                    revlist_t *out, const char **why)
 {
     Moux__RevocationList *rl =
-        len <= REVLIST_MAX_BYTES ? moux__revocation_list__unpack(NULL, len, data) : NULL;
+        len <= REVLIST_MAX_BYTES ?
+            (Moux__RevocationList *)pb_unpack(&moux__revocation_list__descriptor, NULL,
+                                              len, data) : NULL;
     Moux__RevocationListBody *b = NULL;
     unsigned char kid[KEYID_BYTES];
     int rc = -1;
     *why = "malformed-revocation-list";
     if (!rl || !rl->body.data || rl->signature.len != crypto_sign_BYTES)
         goto out;
-    b = moux__revocation_list_body__unpack(NULL, rl->body.len, rl->body.data);
+    b = (Moux__RevocationListBody *)pb_unpack(&moux__revocation_list_body__descriptor,
+                                              NULL, rl->body.len, rl->body.data);
     if (!b || !s_form_ok(b))
         goto out;
     keyid_of(root_pk, 32, kid);

@@ -2,6 +2,7 @@
 #include "ctxsig.h"
 #include "moux.pb-c.h"
 #include "pbbudget.h"
+#include "pbunpack.h"
 #include "util.h"
 
 #include <sodium.h>
@@ -46,9 +47,11 @@ static int s_parse(const uint8_t *raw, size_t len, pbbudget_t *pb, Moux__SignedC
     *why = "malformed checkpoint";
     *sc = NULL;
     if (!raw || !len || len > CHECKPOINT_MAX_BYTES ||
-        !(*sc = moux__signed_checkpoint__unpack(&pb->allocator, len, raw)) ||
+        !(*sc = (Moux__SignedCheckpoint *)pb_unpack(&moux__signed_checkpoint__descriptor,
+                                                    &pb->allocator, len, raw)) ||
         (*sc)->signature.len != crypto_sign_BYTES || !(*sc)->body.data ||
-        !(b = moux__checkpoint_body__unpack(&pb->allocator, (*sc)->body.len, (*sc)->body.data)))
+        !(b = (Moux__CheckpointBody *)pb_unpack(&moux__checkpoint_body__descriptor,
+                                                &pb->allocator, (*sc)->body.len, (*sc)->body.data)))
         return -1;
     int rc = -1;
     memset(c, 0, sizeof *c);

@@ -1,6 +1,7 @@
 #include "envelope.h"
 #include "config.h"
 #include "ctxsig.h"
+#include "pbunpack.h"
 #include "reason.h"
 
 #include <sodium.h>
@@ -127,7 +128,8 @@ int envelope_header(const Moux__Envelope *env, Moux__BatchHeader **hdr, const ch
 {
     /* A header is ~150 bytes; a large one is hostile before it is decoded. */
     Moux__BatchHeader *h = env->header.len <= 1024
-        ? moux__batch_header__unpack(NULL, env->header.len, env->header.data) : NULL;
+        ? (Moux__BatchHeader *)pb_unpack(&moux__batch_header__descriptor,
+                                         NULL, env->header.len, env->header.data) : NULL;
     if (!h) {
         *reason = REASON_MALFORMED_HEADER;
         return -1;

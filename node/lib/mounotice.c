@@ -2,6 +2,7 @@
 #include "ctxsig.h"
 #include "moux.pb-c.h"
 #include "pbbudget.h"
+#include "pbunpack.h"
 #include "util.h"
 
 #include <sodium.h>
@@ -76,9 +77,11 @@ static int s_parse(const uint8_t *raw, size_t len, pbbudget_t *pb, Moux__MouNoti
     *why = "malformed notice";
     if (!raw || len == 0 || len > MOU_NOTICE_MAX_BYTES)
         return -1;
-    if (!(*mn = moux__mou_notice__unpack(&pb->allocator, len, raw)) ||
+    if (!(*mn = (Moux__MouNotice *)pb_unpack(&moux__mou_notice__descriptor,
+                                             &pb->allocator, len, raw)) ||
         (*mn)->signature.len != crypto_sign_BYTES || !(*mn)->body.data ||
-        !(b = moux__mou_notice_body__unpack(&pb->allocator, (*mn)->body.len, (*mn)->body.data)))
+        !(b = (Moux__MouNoticeBody *)pb_unpack(&moux__mou_notice_body__descriptor,
+                                               &pb->allocator, (*mn)->body.len, (*mn)->body.data)))
         return -1;
     int rc = -1;
     memset(n, 0, sizeof *n);

@@ -1,6 +1,7 @@
 #include "receipt.h"
 #include "ctxsig.h"
 #include "envelope.h"
+#include "pbunpack.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -69,7 +70,8 @@ int receipt_unpack(const Moux__SignedReceipt *sr, ProtobufCAllocator *alloc,
 {
     if (s_shape(sr, why) != 0)
         return -1;
-    Moux__ReceiptBody *b = moux__receipt_body__unpack(alloc, sr->body.len, sr->body.data);
+    Moux__ReceiptBody *b = (Moux__ReceiptBody *)pb_unpack(&moux__receipt_body__descriptor,
+                                                          alloc, sr->body.len, sr->body.data);
     if (!b || b->version != PROTOCOL_VERSION || b->message_id.len != MSGID_BYTES ||
         (b->batch_hash.len != 0 && b->batch_hash.len != BATCH_HASH_BYTES) ||
         (b->status != MOUX__BATCH_STATUS__BATCH_OK &&

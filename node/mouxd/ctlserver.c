@@ -4,6 +4,7 @@
  * frame with the items as a protobuf Batch. docs/OPERATING.md lists the
  * commands. */
 #include "daemon.h"
+#include "pbunpack.h"
 #include "retention.h"
 #include "stix.h"
 #include "log.h"
@@ -406,7 +407,8 @@ static json_t *s_publish(daemon_t *d, json_t *req, zmq_msg_t *body)
                                     "frame, not both");
     if (body) {
         pbbudget_init(&budget, CTL_PB_BUDGET);
-        batch = moux__batch__unpack(&budget.allocator, zmq_msg_size(body), zmq_msg_data(body));
+        batch = (Moux__Batch *)pb_unpack(&moux__batch__descriptor,
+                                         &budget.allocator, zmq_msg_size(body), zmq_msg_data(body));
         if (!batch)
             return s_publish_refused(d, "the second frame is not a protobuf Batch (malformed, "
                                         "or over the %u MiB decoding budget)",

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pbbudget.h"
 #include "pbpack.h"
+#include "pbunpack.h"
 #include "policy.h"
 #include "reason.h"
 #include "receipt.h"
@@ -458,7 +459,7 @@ static void s_on_envelope(s_ctx_t *c, const Moux__Envelope *env)
     }
     if (s_open(c, env, &payload, &plen, &proof, &reason) != 0)
         goto refuse;
-    batch = moux__batch__unpack(&pb.allocator, plen, payload);
+    batch = (Moux__Batch *)pb_unpack(&moux__batch__descriptor, &pb.allocator, plen, payload);
     if (!batch)
         reason = REASON_MALFORMED_PAYLOAD;
     else if (batch->n_items > BATCH_ITEMS_MAX)
@@ -648,7 +649,9 @@ static int s_recv_one(daemon_t *d, s_group_t *g)
     }
     pbbudget_t pb;
     pbbudget_init(&pb, PB_BUDGET_BYTES);
-    Moux__Frame *f = moux__frame__unpack(&pb.allocator, zmq_msg_size(&body), zmq_msg_data(&body));
+    Moux__Frame *f =
+        (Moux__Frame *)pb_unpack(&moux__frame__descriptor, &pb.allocator,
+                                 zmq_msg_size(&body), zmq_msg_data(&body));
     if (f && f->kind_case == MOUX__FRAME__KIND_ENVELOPE) {
         if (g->open && !store_in_transaction(d->store))
             s_group_close(d, g); /* lost with its transaction: answer none of it */

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "pbbudget.h"
 #include "pbpack.h"
+#include "pbunpack.h"
 #include "policy.h"
 #include "reason.h"
 #include "receipt.h"
@@ -1120,7 +1121,7 @@ static void s_on_frame(link_t *self, const uint8_t *data, size_t len)
 {
     pbbudget_t pb; /* one budget for the frame and the receipt body in it */
     pbbudget_init(&pb, PB_BUDGET_BYTES);
-    Moux__Frame *f = moux__frame__unpack(&pb.allocator, len, data);
+    Moux__Frame *f = (Moux__Frame *)pb_unpack(&moux__frame__descriptor, &pb.allocator, len, data);
     Moux__ReceiptBody *b = NULL;
     s_sent_t *sent = NULL;
     const char *why = NULL;

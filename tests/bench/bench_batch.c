@@ -123,7 +123,7 @@ static double s_request_us(Moux__Indicator *const *src, size_t n)
     free(ptrs);
     pbbudget_t budget;
     pbbudget_init(&budget, 64u << 20);
-    Moux__Batch *got = moux__batch__unpack(&budget.allocator, len, body);
+    Moux__Batch *got = BENCH_UNPACK(Moux__Batch, batch, &budget.allocator, len, body);
     free(body);
     json_int_t n_new = 0;
     for (size_t i = 0; got && i < got->n_items; i++) {
@@ -313,7 +313,7 @@ int main(int argc, char **argv)
         frame_bytes = flen;
 
         /* receiver (inbound.c s_recv_one .. s_accept) */
-        Moux__Frame *f = moux__frame__unpack(NULL, flen, frame);
+        Moux__Frame *f = BENCH_UNPACK(Moux__Frame, frame, NULL, flen, frame);
         Moux__BatchHeader *h = NULL;
         const char *why = NULL;
         if (!f || envelope_header(f->envelope, &h, &why) != 0)
@@ -327,7 +327,7 @@ int main(int argc, char **argv)
         }
         hashed_bytes = 4 + f->envelope->header.len + plain_len;
         LAP(R_OPEN);
-        Moux__Batch *in = moux__batch__unpack(NULL, plain_len, plain);
+        Moux__Batch *in = BENCH_UNPACK(Moux__Batch, batch, NULL, plain_len, plain);
         if (!in || in->n_items != ob.n)
             return 1;
         LAP(R_UNPACK);
@@ -387,7 +387,7 @@ int main(int argc, char **argv)
         moux__frame__free_unpacked(f, NULL);
 
         /* sender: the receipt (link.c s_on_frame, s_apply_receipt) */
-        Moux__Frame *rf = moux__frame__unpack(NULL, rlen, rframe);
+        Moux__Frame *rf = BENCH_UNPACK(Moux__Frame, frame, NULL, rlen, rframe);
         Moux__ReceiptBody *rb = NULL;
         if (!rf || receipt_open(rf->receipt, r_pk, NULL, &rb, &why) != 0)
             return 1;

@@ -8,6 +8,7 @@
 #include "itemcheck.h"
 #include "moux.pb-c.h"
 #include "pbbudget.h"
+#include "pbunpack.h"
 #include "reason.h"
 
 #define BATCH_ITEMS_MAX 1024 /* inbound.c */
@@ -32,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     pbbudget_t pb;
     pbbudget_init(&pb, PB_BUDGET_BYTES);
-    Moux__Batch *batch = moux__batch__unpack(&pb.allocator, size, data);
+    Moux__Batch *batch =
+        (Moux__Batch *)pb_unpack(&moux__batch__descriptor, &pb.allocator, size, data);
     if (!batch) {
         FUZZ_CHECK(pb.used == 0);
         return 0;

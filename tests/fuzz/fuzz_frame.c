@@ -7,6 +7,7 @@
 #include "fuzz_common.h"
 #include "moux.pb-c.h"
 #include "pbbudget.h"
+#include "pbunpack.h"
 #include "receipt.h"
 
 static unsigned char s_pk[crypto_sign_PUBLICKEYBYTES];
@@ -26,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     pbbudget_t pb;
     pbbudget_init(&pb, PB_BUDGET_BYTES);
-    Moux__Frame *f = moux__frame__unpack(&pb.allocator, size, data);
+    Moux__Frame *f = (Moux__Frame *)pb_unpack(&moux__frame__descriptor, &pb.allocator, size, data);
     if (!f) {
         FUZZ_CHECK(pb.used == 0);
         return 0;
