@@ -73,6 +73,7 @@ refused wrong-recipient wrong-recipient
 refused other-agency wrong-recipient
 refused stale stale-timestamp
 refused malformed-payload malformed-payload
+refused nul-string malformed-payload   # a value holding a NUL byte (PROTOCOL.md 4)
 
 # 3. Replay of the identical bytes: the same receipt again, stored once.
 out=$(attack replay)

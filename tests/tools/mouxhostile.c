@@ -51,7 +51,7 @@
 typedef enum {
     M_VALID, M_FLIP_SIGNATURE, M_FLIP_CIPHERTEXT, M_FLIP_HEADER, M_WRONG_RECIPIENT,
     M_OTHER_AGENCY, M_REPLAY, M_STALE, M_SEQ_REPLAY, M_GARBAGE, M_MALFORMED_PAYLOAD,
-    M_OVERSIZED, M_UNKNOWN_KEY
+    M_OVERSIZED, M_UNKNOWN_KEY, M_NUL_STRING
 } s_mode_t;
 
 static const struct {
@@ -71,6 +71,7 @@ static const struct {
     {"malformed-payload", M_MALFORMED_PAYLOAD},
     {"oversized", M_OVERSIZED},
     {"unknown-key", M_UNKNOWN_KEY},
+    {"nul-string", M_NUL_STRING},
 };
 #define N_MODES (sizeof s_modes / sizeof s_modes[0])
 
@@ -282,6 +283,14 @@ static uint8_t *s_pack_item(s_ctx_t *c, char id[IND_ID_LEN + 1], size_t *len)
     uint8_t *buf = malloc(*len ? *len : 1);
     if (buf)
         moux__batch__pack(&batch, buf);
+    /* nul-string: a NUL inside the value's bytes, which protobuf-c alone
+     * would cut the value at. */
+    size_t vlen = strlen(norm);
+    for (size_t i = 0; buf && c->o.mode == M_NUL_STRING && vlen > 1 && i + vlen <= *len; i++)
+        if (memcmp(buf + i, norm, vlen) == 0) {
+            buf[i + vlen / 2] = 0;
+            break;
+        }
     free(lists[0]);
     free(lists[1]);
     return buf;
