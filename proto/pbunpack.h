@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Messages nest at most this deep (the schema nests four). */
+/* Messages nest at most this deep (the schema nests two: Frame, KeyUpdate,
+ * NodeCert). */
 #define PB_NEST_MAX 16
 
 /* 0 when no string field of the message, at any depth, holds a NUL byte;

@@ -285,12 +285,19 @@ static uint8_t *s_pack_item(s_ctx_t *c, char id[IND_ID_LEN + 1], size_t *len)
         moux__batch__pack(&batch, buf);
     /* nul-string: a NUL inside the value's bytes, which protobuf-c alone
      * would cut the value at. */
-    size_t vlen = strlen(norm);
-    for (size_t i = 0; buf && c->o.mode == M_NUL_STRING && vlen > 1 && i + vlen <= *len; i++)
-        if (memcmp(buf + i, norm, vlen) == 0) {
+    size_t vlen = strlen(norm), i = 0;
+    while (buf && c->o.mode == M_NUL_STRING && vlen > 1 && i + vlen <= *len &&
+           memcmp(buf + i, norm, vlen) != 0)
+        i++;
+    if (buf && c->o.mode == M_NUL_STRING) {
+        if (vlen < 2 || i + vlen > *len) {
+            free(buf);
+            buf = NULL;
+            s_err("nul-string: the value is too short to hold a NUL inside", NULL);
+        } else {
             buf[i + vlen / 2] = 0;
-            break;
         }
+    }
     free(lists[0]);
     free(lists[1]);
     return buf;

@@ -1,8 +1,9 @@
 /* Unpacking what comes from outside (proto/pbunpack.h): a string field that
  * holds a NUL byte, which protobuf-c alone would silently cut, is refused,
- * at any depth and in repeated fields; bytes fields may hold NULs; clean
- * and malformed messages fare as with protobuf-c itself. Messages are
- * packed by protobuf-c and then altered byte by byte. */
+ * at any depth, in repeated fields, in oneof members and in any occurrence
+ * of a field; bytes fields and unknown fields may hold NULs; clean and
+ * malformed messages fare as with protobuf-c itself. Messages are packed by
+ * protobuf-c and then altered byte by byte, or written by hand. */
 #include "moux.pb-c.h"
 #include "pbunpack.h"
 #include "test.h"
@@ -34,7 +35,7 @@ static uint8_t *s_batch(size_t *len)
     return buf;
 }
 
-/* Replaces the first byte of the first occurrence of text with NUL. */
+/* Replaces a byte in the middle of the first occurrence of text with NUL. */
 static int s_nul_at(uint8_t *buf, size_t len, const char *text)
 {
     size_t n = strlen(text);
@@ -127,6 +128,55 @@ static void test_malformed_refused(void)
     free(buf);
 }
 
+/* A string in a oneof member (Frame.key_update_ack.refused) is checked. */
+static void test_nul_in_oneof_string_refused(void)
+{
+    Moux__KeyUpdateAck ack = MOUX__KEY_UPDATE_ACK__INIT;
+    ack.refused = "wrong-root";
+    Moux__Frame f = MOUX__FRAME__INIT;
+    f.kind_case = MOUX__FRAME__KIND_KEY_UPDATE_ACK;
+    f.key_update_ack = &ack;
+    size_t len = moux__frame__get_packed_size(&f);
+    uint8_t *buf = malloc(len);
+    CHECK(buf != NULL);
+    if (!buf)
+        return;
+    moux__frame__pack(&f, buf);
+    CHECK(pb_strings_clean(&moux__frame__descriptor, buf, len) == 0);
+    CHECK(s_nul_at(buf, len, "wrong-root") == 0);
+    CHECK(pb_unpack(&moux__frame__descriptor, NULL, len, buf) == NULL);
+    free(buf);
+}
+
+/* Fields out of order, unknown fields, and a string given twice: every
+ * occurrence is checked, even one protobuf-c would replace by the last. */
+static void test_order_unknown_and_repeats(void)
+{
+    /* Indicator: value (3), an unknown field 99 holding a NUL, then id (1). */
+    const uint8_t shuffled[] = {0x1a, 0x02, 'a', 'b', 0x9a, 0x06, 0x02, 'x', 0x00,
+                                0x0a, 0x02, 'c', 'd'};
+    CHECK(pb_strings_clean(&moux__indicator__descriptor, shuffled, sizeof shuffled) == 0);
+    Moux__Indicator *ind = (Moux__Indicator *)pb_unpack(&moux__indicator__descriptor, NULL,
+                                                        sizeof shuffled, shuffled);
+    CHECK(ind != NULL);
+    if (ind) {
+        CHECK_STR(ind->value, "ab");
+        CHECK_STR(ind->id, "cd");
+        moux__indicator__free_unpacked(ind, NULL);
+    }
+    /* value twice, the first with a NUL: protobuf-c keeps "ok", the node refuses. */
+    const uint8_t twice[] = {0x1a, 0x02, 'a', 0x00, 0x1a, 0x02, 'o', 'k'};
+    Moux__Indicator *plain = moux__indicator__unpack(NULL, sizeof twice, twice);
+    CHECK(plain != NULL && strcmp(plain->value, "ok") == 0);
+    if (plain)
+        moux__indicator__free_unpacked(plain, NULL);
+    CHECK(pb_unpack(&moux__indicator__descriptor, NULL, sizeof twice, twice) == NULL);
+    /* A string field sent as a varint: the walk lets protobuf-c refuse it. */
+    const uint8_t varint_id[] = {0x08, 0x05};
+    CHECK(pb_strings_clean(&moux__indicator__descriptor, varint_id, sizeof varint_id) == 0);
+    CHECK(pb_unpack(&moux__indicator__descriptor, NULL, sizeof varint_id, varint_id) == NULL);
+}
+
 int main(void)
 {
     RUN(test_clean_batch_unpacks);
@@ -134,5 +184,7 @@ int main(void)
     RUN(test_nul_in_repeated_string_refused);
     RUN(test_nul_in_bytes_allowed);
     RUN(test_malformed_refused);
+    RUN(test_nul_in_oneof_string_refused);
+    RUN(test_order_unknown_and_repeats);
     return TEST_DONE();
 }
