@@ -56,17 +56,23 @@ static void s_read_body(const Moux__ReceiptBody *b)
  * apart from pb_unpack's descriptor walk: 0 if a string field (sender 2,
  * recipient 3, reason 9; in results 10: id 1, reason 4) holds a NUL byte in
  * any occurrence, or the bytes do not scan. */
+static int s_scan_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+        *v |= (uint64_t)(**p & 0x7f) << shift;
+        if (!(*(*p)++ & 0x80))
+            return 1;
+    }
+    return 0;
+}
+
 static int s_scan(const uint8_t *p, const uint8_t *end, int nested)
 {
     while (p < end) {
         uint64_t key = 0, len = 0;
-        for (unsigned shift = 0;; shift += 7) {
-            if (p == end || shift >= 64)
-                return 0;
-            key |= (uint64_t)(*p & 0x7f) << shift;
-            if (!(*p++ & 0x80))
-                break;
-        }
+        if (!s_scan_varint(&p, end, &key))
+            return 0;
         unsigned wt = key & 7;
         if (wt == 1 || wt == 5) {
             if ((size_t)(end - p) < (wt == 1 ? 8u : 4u))
@@ -74,15 +80,8 @@ static int s_scan(const uint8_t *p, const uint8_t *end, int nested)
             p += wt == 1 ? 8 : 4;
             continue;
         }
-        if (wt != 0 && wt != 2)
+        if ((wt != 0 && wt != 2) || !s_scan_varint(&p, end, &len))
             return 0;
-        for (unsigned shift = 0;; shift += 7) {
-            if (p == end || shift >= 64)
-                return 0;
-            len |= (uint64_t)(*p & 0x7f) << shift;
-            if (!(*p++ & 0x80))
-                break;
-        }
         if (wt == 0)
             continue;
         if (len > (uint64_t)(end - p))

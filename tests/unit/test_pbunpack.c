@@ -35,6 +35,16 @@ static uint8_t *s_batch(size_t *len)
     return buf;
 }
 
+/* A frame packed into a new buffer; caller frees. */
+static uint8_t *s_frame(const Moux__Frame *f, size_t *len)
+{
+    *len = moux__frame__get_packed_size(f);
+    uint8_t *buf = malloc(*len);
+    if (buf)
+        moux__frame__pack(f, buf);
+    return buf;
+}
+
 /* Replaces a byte in the middle of the first occurrence of text with NUL. */
 static int s_nul_at(uint8_t *buf, size_t len, const char *text)
 {
@@ -98,12 +108,11 @@ static void test_nul_in_bytes_allowed(void)
     Moux__Frame f = MOUX__FRAME__INIT;
     f.kind_case = MOUX__FRAME__KIND_ENVELOPE;
     f.envelope = &env;
-    size_t len = moux__frame__get_packed_size(&f);
-    uint8_t *buf = malloc(len);
+    size_t len = 0;
+    uint8_t *buf = s_frame(&f, &len);
     CHECK(buf != NULL);
     if (!buf)
         return;
-    moux__frame__pack(&f, buf);
     Moux__Frame *g = (Moux__Frame *)pb_unpack(&moux__frame__descriptor, NULL, len, buf);
     CHECK(g != NULL && g->kind_case == MOUX__FRAME__KIND_ENVELOPE &&
           g->envelope->ciphertext.len == sizeof zeros);
@@ -136,12 +145,11 @@ static void test_nul_in_oneof_string_refused(void)
     Moux__Frame f = MOUX__FRAME__INIT;
     f.kind_case = MOUX__FRAME__KIND_KEY_UPDATE_ACK;
     f.key_update_ack = &ack;
-    size_t len = moux__frame__get_packed_size(&f);
-    uint8_t *buf = malloc(len);
+    size_t len = 0;
+    uint8_t *buf = s_frame(&f, &len);
     CHECK(buf != NULL);
     if (!buf)
         return;
-    moux__frame__pack(&f, buf);
     CHECK(pb_strings_clean(&moux__frame__descriptor, buf, len) == 0);
     CHECK(s_nul_at(buf, len, "wrong-root") == 0);
     CHECK(pb_unpack(&moux__frame__descriptor, NULL, len, buf) == NULL);
