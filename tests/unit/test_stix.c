@@ -40,12 +40,12 @@ static json_t *base(void)
     return o;
 }
 
+/* An empty directory of its own under the test's private one. */
 static const char *fresh_dir(char *buf, size_t cap, const char *name)
 {
-    snprintf(buf, cap, "/tmp/moux-test-stix-%d-%s", (int)getpid(), name);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", buf, buf);
-    CHECK(system(cmd) == 0);
+    tmp_path(buf, cap, name);
+    rm_rf(buf);
+    CHECK(mkdir(buf, 0700) == 0);
     return buf;
 }
 
@@ -501,6 +501,9 @@ static void test_wire_pattern(void)
 
 int main(void)
 {
+    snprintf(s_tmp, sizeof s_tmp, "/tmp/moux-test-stix.XXXXXX");
+    if (!mkdtemp(s_tmp))
+        return 1;
     RUN(test_time);
     RUN(test_map_fields);
     RUN(test_map_tlp);
@@ -508,6 +511,6 @@ int main(void)
     RUN(test_versioning);
     RUN(test_round_trip);
     RUN(test_wire_pattern);
-    printf("%d passed, %d failed\n", t_passed, t_failed);
-    return t_failed ? 1 : 0;
+    rm_rf(s_tmp);
+    return TEST_DONE();
 }
