@@ -1,0 +1,353 @@
+/* libmouxpowercut.so: preloaded into a daemon (LD_PRELOAD) to let a test
+ * cut its power. Before each write to a tracked file it records what the
+ * write replaces in the file's undo journal (powercut.h); an fsync or
+ * fdatasync of the file empties the journal, since the disk then holds
+ * every change so far. After the daemon is killed, powercut_apply undoes
+ * the journals: the store is left as a power failure that lost every
+ * unsynced write would leave it.
+ *
+ *   MOUX_POWERCUT_NODE=DIR          the node whose store.db and store.db-wal
+ *                                   are tracked (opened read-write)
+ *   MOUX_POWERCUT_DIR=DIR           where the journals go
+ *   MOUX_POWERCUT_SYNC_DELAY_MS=N   sleep N ms before each sync of a tracked
+ *                                   file (a slow disk: widens every window
+ *                                   between a write and its sync); while it
+ *                                   sleeps, MOUX_POWERCUT_DIR/<file>.syncing
+ *                                   exists, for a test to cut the power then
+ *
+ * Without the first two it only passes calls through. A write and its
+ * record, and a sync and the emptying of the journal, each happen under one
+ * lock, so a write racing a sync is never counted as synced. Not modelled:
+ * torn pages, directory entries (a created file counts as durable), and
+ * writes through mmap (SQLite maps only the -shm index, which a reboot
+ * rebuilds). Built without sanitizers: an ASan daemon preloads it with
+ * ASAN_OPTIONS=verify_asan_link_order=0. */
+#define _GNU_SOURCE
+#include "powercut.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FD_SLOTS 65536
+
+static int (*r_open)(const char *, int, ...);
+static int (*r_open64)(const char *, int, ...);
+static int (*r_openat)(int, const char *, int, ...);
+static int (*r_openat64)(int, const char *, int, ...);
+static int (*r_close)(int);
+static ssize_t (*r_write)(int, const void *, size_t);
+static ssize_t (*r_pwrite)(int, const void *, size_t, off_t);
+static ssize_t (*r_pwrite64)(int, const void *, size_t, off_t);
+static int (*r_ftruncate)(int, off_t);
+static int (*r_ftruncate64)(int, off_t);
+static int (*r_fsync)(int);
+static int (*r_fdatasync)(int);
+static int (*r_unlink)(const char *);
+
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static int s_on;
+static long s_delay_ms;
+static char s_path[POWERCUT_NFILES][PATH_MAX];    /* tracked, resolved */
+static char s_journal[POWERCUT_NFILES][PATH_MAX];
+static char s_flag[POWERCUT_NFILES][PATH_MAX];
+static int s_jfd[POWERCUT_NFILES] = {-1, -1};
+static unsigned char s_fd_file[FD_SLOTS]; /* 0: untracked; else file index + 1 */
+
+static void s_die(const char *what)
+{
+    fprintf(stderr, "powercut: %s: %s\n", what, strerror(errno));
+    abort(); /* a journal we cannot keep would make the test lie */
+}
+
+/* The real calls, found on first use (another library's constructor may
+ * open a file before ours runs), and the settings. */
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static void s_init(void)
+{
+    r_open = dlsym(RTLD_NEXT, "open");
+    r_open64 = dlsym(RTLD_NEXT, "open64");
+    r_openat = dlsym(RTLD_NEXT, "openat");
+    r_openat64 = dlsym(RTLD_NEXT, "openat64");
+    r_close = dlsym(RTLD_NEXT, "close");
+    r_write = dlsym(RTLD_NEXT, "write");
+    r_pwrite = dlsym(RTLD_NEXT, "pwrite");
+    r_pwrite64 = dlsym(RTLD_NEXT, "pwrite64");
+    r_ftruncate = dlsym(RTLD_NEXT, "ftruncate");
+    r_ftruncate64 = dlsym(RTLD_NEXT, "ftruncate64");
+    r_fsync = dlsym(RTLD_NEXT, "fsync");
+    r_fdatasync = dlsym(RTLD_NEXT, "fdatasync");
+    r_unlink = dlsym(RTLD_NEXT, "unlink");
+    const char *node = getenv("MOUX_POWERCUT_NODE"), *dir = getenv("MOUX_POWERCUT_DIR");
+    const char *delay = getenv("MOUX_POWERCUT_SYNC_DELAY_MS");
+    char real[PATH_MAX];
+    if (!node || !dir || !realpath(node, real))
+        return;
+    for (int i = 0; i < POWERCUT_NFILES; i++) {
+        int a = snprintf(s_path[i], sizeof s_path[i], "%s/%s", real, powercut_files[i]);
+        int b = snprintf(s_journal[i], sizeof s_journal[i], "%s/%s.undo", dir, powercut_files[i]);
+        int c = snprintf(s_flag[i], sizeof s_flag[i], "%s/%s.syncing", dir, powercut_files[i]);
+        if (a < 0 || b < 0 || c < 0 || (size_t)a >= sizeof s_path[i] ||
+            (size_t)b >= sizeof s_journal[i] || (size_t)c >= sizeof s_flag[i])
+            return; /* paths too long: track nothing */
+    }
+    s_delay_ms = delay ? atol(delay) : 0;
+    s_on = 1;
+}
+
+#define INIT() pthread_once(&s_once, s_init)
+
+/* The tracked file a path names, or -1. */
+static int s_file_of(const char *path)
+{
+    char real[PATH_MAX];
+    if (!s_on || !realpath(path, real))
+        return -1;
+    for (int i = 0; i < POWERCUT_NFILES; i++)
+        if (strcmp(real, s_path[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int s_tracked(int fd)
+{
+    return s_on && fd >= 0 && fd < FD_SLOTS ? (int)s_fd_file[fd] - 1 : -1;
+}
+
+static int s_opened(int fd, const char *path, int flags)
+{
+    int f;
+    if (fd >= 0 && fd < FD_SLOTS && (flags & O_ACCMODE) == O_RDWR && (f = s_file_of(path)) >= 0) {
+        pthread_mutex_lock(&s_lock);
+        s_fd_file[fd] = (unsigned char)(f + 1);
+        pthread_mutex_unlock(&s_lock);
+    }
+    return fd;
+}
+
+static void s_put(int f, const void *p, size_t n)
+{
+    if (s_jfd[f] < 0 && (s_jfd[f] = r_open(s_journal[f], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                                           0600)) < 0)
+        s_die(s_journal[f]);
+    for (const char *c = p; n > 0;) {
+        ssize_t w = r_write(s_jfd[f], c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            s_die(s_journal[f]);
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Records what a change of [off, end) replaces; `new_size` is the size
+ * after a truncation, -1 for a write. Under s_lock. */
+static void s_record(int fd, int f, off_t off, off_t end, off_t new_size)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        s_die("fstat");
+    powercut_rec_t r = {POWERCUT_MAGIC, 0, 0, 0, (uint64_t)st.st_size};
+    if (new_size >= 0) { /* a truncation: the tail it cuts */
+        off = new_size;
+        end = st.st_size;
+    }
+    if (end > st.st_size)
+        end = st.st_size;
+    r.off = (uint64_t)off;
+    r.len = end > off ? (uint64_t)(end - off) : 0;
+    char *old = r.len ? malloc(r.len) : NULL;
+    if (r.len && (!old || pread(fd, old, r.len, off) != (ssize_t)r.len))
+        s_die("reading what a write replaces");
+    s_put(f, &r, sizeof r);
+    if (r.len)
+        s_put(f, old, r.len);
+    free(old);
+}
+
+static ssize_t s_pwrite(ssize_t (*real)(int, const void *, size_t, off_t), int fd,
+                        const void *buf, size_t n, off_t off)
+{
+    int f = s_tracked(fd);
+    if (f < 0)
+        return real(fd, buf, n, off);
+    pthread_mutex_lock(&s_lock);
+    s_record(fd, f, off, off + (off_t)n, -1);
+    ssize_t rc = real(fd, buf, n, off);
+    pthread_mutex_unlock(&s_lock);
+    return rc;
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    INIT();
+    return s_pwrite(r_pwrite, fd, buf, n, off);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+    INIT();
+    return s_pwrite(r_pwrite64, fd, buf, n, off);
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    INIT();
+    int f = s_tracked(fd);
+    if (f < 0)
+        return r_write(fd, buf, n);
+    pthread_mutex_lock(&s_lock);
+    off_t off = lseek(fd, 0, SEEK_CUR);
+    s_record(fd, f, off, off + (off_t)n, -1);
+    ssize_t rc = r_write(fd, buf, n);
+    pthread_mutex_unlock(&s_lock);
+    return rc;
+}
+
+static int s_truncate(int (*real)(int, off_t), int fd, off_t size)
+{
+    int f = s_tracked(fd);
+    if (f < 0)
+        return real(fd, size);
+    pthread_mutex_lock(&s_lock);
+    s_record(fd, f, 0, 0, size);
+    int rc = real(fd, size);
+    pthread_mutex_unlock(&s_lock);
+    return rc;
+}
+
+int ftruncate(int fd, off_t size)
+{
+    INIT();
+    return s_truncate(r_ftruncate, fd, size);
+}
+
+int ftruncate64(int fd, off_t size)
+{
+    INIT();
+    return s_truncate(r_ftruncate64, fd, size);
+}
+
+/* What the journal of file f holds is on disk now. Under s_lock. */
+static void s_synced(int f)
+{
+    if (s_jfd[f] >= 0 && r_ftruncate(s_jfd[f], 0) != 0)
+        s_die(s_journal[f]);
+}
+
+static int s_sync(int (*real)(int), int fd)
+{
+    int f = s_tracked(fd);
+    if (f < 0)
+        return real(fd);
+    if (s_delay_ms > 0) {
+        int flag = r_open(s_flag[f], O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (flag >= 0)
+            r_close(flag);
+        struct timespec ts = {s_delay_ms / 1000, (s_delay_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+    pthread_mutex_lock(&s_lock);
+    int rc = real(fd);
+    if (rc == 0)
+        s_synced(f);
+    pthread_mutex_unlock(&s_lock);
+    if (s_delay_ms > 0)
+        r_unlink(s_flag[f]);
+    return rc;
+}
+
+int fsync(int fd)
+{
+    INIT();
+    return s_sync(r_fsync, fd);
+}
+
+int fdatasync(int fd)
+{
+    INIT();
+    return s_sync(r_fdatasync, fd);
+}
+
+int close(int fd)
+{
+    INIT();
+    if (s_tracked(fd) >= 0) {
+        pthread_mutex_lock(&s_lock);
+        s_fd_file[fd] = 0;
+        pthread_mutex_unlock(&s_lock);
+    }
+    return r_close(fd);
+}
+
+/* A removed file's changes no longer matter (a new one starts empty). */
+int unlink(const char *path)
+{
+    INIT();
+    int f = s_file_of(path);
+    if (f >= 0) {
+        pthread_mutex_lock(&s_lock);
+        s_synced(f);
+        pthread_mutex_unlock(&s_lock);
+    }
+    return r_unlink(path);
+}
+
+static mode_t s_mode(int flags, va_list ap)
+{
+    return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+}
+
+int open(const char *path, int flags, ...)
+{
+    INIT();
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = s_mode(flags, ap);
+    va_end(ap);
+    return s_opened(r_open(path, flags, mode), path, flags);
+}
+
+int open64(const char *path, int flags, ...)
+{
+    INIT();
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = s_mode(flags, ap);
+    va_end(ap);
+    return s_opened(r_open64(path, flags, mode), path, flags);
+}
+
+int openat(int dirfd, const char *path, int flags, ...)
+{
+    INIT();
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = s_mode(flags, ap);
+    va_end(ap);
+    int fd = r_openat(dirfd, path, flags, mode);
+    return path[0] == '/' || dirfd == AT_FDCWD ? s_opened(fd, path, flags) : fd;
+}
+
+int openat64(int dirfd, const char *path, int flags, ...)
+{
+    INIT();
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = s_mode(flags, ap);
+    va_end(ap);
+    int fd = r_openat64(dirfd, path, flags, mode);
+    return path[0] == '/' || dirfd == AT_FDCWD ? s_opened(fd, path, flags) : fd;
+}
