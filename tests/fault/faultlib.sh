@@ -105,6 +105,15 @@ unbacked_receipts() {
                           and q.agency = '$2' where i.message_id = r.message_id)"
 }
 
+# orphans SENDER_DIR SENDER RECEIVER_DIR: items the receiver holds from the
+# sender under ids the sender does not hold (which it could never update or
+# withdraw): 0 when all is well.
+orphans() {
+    sqlite3 -readonly -cmd '.timeout 5000' "$3/store.db" "attach '$1/store.db' as s;
+        select count(*) from main.indicator i join main.partner p on p.pid = i.from_pid
+        and p.agency = '$2' where not exists (select 1 from s.indicator j where j.id = i.id)"
+}
+
 # daemon_pid NODE_DIR: the pid of its running mouxd, or nothing.
 daemon_pid() {
     local pid

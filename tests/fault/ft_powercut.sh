@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Power failures, not only kills: a kill -9 leaves every write the daemon
 # made in the kernel's page cache, a power failure loses what was not yet
-# synced. The daemon runs with libmouxpowercut.so preloaded, which keeps an
-# undo journal of every write to its store.db and store.db-wal since their
-# last fsync; after kill -9, powercut_apply undoes those writes, and the
-# store is what the disk held. Both sides of the durability promise are
-# checked against that store, before the node restarts:
+# synced. The node whose power fails runs with libmouxpowercut.so
+# preloaded, which keeps an undo journal of every write to its store.db and
+# store.db-wal since their last fsync, and kills the daemon at the sync the
+# test points it at; powercut_apply then undoes the journals, and the store
+# is what the disk held. Both sides of the durability promise are checked
+# against that store, before the node restarts:
 #
 #   receiver cut: every receipt the sender holds is for a batch the
 #     receiver still holds (a receipt is sent only after the batch's
@@ -16,13 +17,17 @@
 #     a lost item, published again under a new id, would leave the partner
 #     an item its publisher can never update or withdraw).
 #
-# Syncs of the cut node's store are slowed (FT_SYNC_DELAY_MS), so every
-# window between a write and its sync is wide and the cut lands in some.
-# Then the node restarts, everything is delivered exactly once, and the
-# audit logs verify.
+# The cuts alternate receiver / sender, 0-80 ms into a publish, each at the
+# next sync of the store's WAL that has writes to lose; every fourth (the
+# first, the fifth...) hits the receiver's checkpoint instead, at the sync
+# of store.db after pages were copied into it (the first cut releases the
+# most chunks: enough WAL for a checkpoint). Syncs of the cut node's
+# store are slowed (FT_SYNC_DELAY_MS), a slow disk: batches sent too early
+# would reach the partner before the cut. Then the node restarts,
+# everything is delivered exactly once, and the audit logs verify.
 #
 #   FT_N=20000            indicators (a multiple of 1000)
-#   FT_CUTS=4             power cuts, alternating receiver / sender
+#   FT_CUTS=4             power cuts (at least 2)
 #   FT_SYNC_DELAY_MS=15   added before each sync of the cut node's store
 #   FT_SEED=...           the random schedule to replay (printed at the start)
 source "$(dirname "$0")/../integration/lib.sh"
@@ -36,10 +41,12 @@ S=vn.ais    # sender
 R=us.cisa   # receiver
 SD=$WORK/$S
 RD=$WORK/$R
+J=$WORK/journal
 SHIM=$MOUX_BIN/libmouxpowercut.so
 APPLY=$MOUX_BIN/powercut_apply
 [ -f "$SHIM" ] && [ -x "$APPLY" ] || fail "$SHIM or $APPLY not built"
 [ $((N % CHUNK)) -eq 0 ] || fail "FT_N must be a multiple of $CHUNK"
+[ "$CUTS" -ge 2 ] || fail "FT_CUTS must be at least 2 (one at each side)"
 t0=$(date +%s)
 ft_seed
 
@@ -50,32 +57,41 @@ awk -v n="$N" 'BEGIN {
         else printf "domain-name,h%d.cut.example,green\n", i
 }' > "$WORK/feed.csv"
 expected_set "$WORK/feed.csv" "$WORK/expected"
+[ "$(wc -l < "$WORK/expected")" -eq "$N" ] || fail "feed does not hold $N distinct values"
 split -l $CHUNK -d -a 3 "$WORK/feed.csv" "$WORK/chunk."
+CHUNKS=$(( N / CHUNK ))
 : > "$WORK/acked"     # type|value of every item the CLI was told was stored
 echo 0 > "$WORK/cuts"
+mkdir -p "$J"
 
-# start_tracked NODE_DIR: starts its daemon with the shim preloaded and
-# waits for its links.
+# stop_clean NODE: a clean stop, so that nothing written before the shim
+# is loaded can still be unsynced (deploy/cluster kills after 10 s).
+stop_clean() {
+    local out; out=$("$CLUSTER" stop "$WORK" "$1" 2>&1)
+    [[ "$out" != *"no clean stop"* ]] || fail "$1 did not stop cleanly: $out"
+}
+
+# start_tracked NODE_DIR: starts its daemon with the shim preloaded, as
+# deploy/cluster starts one, and waits for its links.
 start_tracked() {
-    mkdir -p "$WORK/journal"
     ( # a subshell, as deploy/cluster does: no job-control line at the kill
-        env LD_PRELOAD="$SHIM" MOUX_POWERCUT_NODE="$1" MOUX_POWERCUT_DIR="$WORK/journal" \
+        env LD_PRELOAD="$SHIM" MOUX_POWERCUT_NODE="$1" MOUX_POWERCUT_DIR="$J" \
             MOUX_POWERCUT_SYNC_DELAY_MS="$DELAY" \
             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
             "$MOUX_BIN/mouxd" -d "$1" >>"$1/mouxd.log" 2>&1 </dev/null &
         echo $! > "$1/mouxd.pid"
     )
-    "$MOUX" wait -d "$1" --timeout 30 >/dev/null || fail "$1: links not up after a restart"
+    "$MOUX" wait -d "$1" --timeout 30 >/dev/null || fail "$1: links not up"
 }
 
-# The publisher: one chunk after another; a chunk whose publish failed
-# (its node lost power) goes again. A chunk is acknowledged when its
-# publish exits 0: the node answered that its items are stored.
+# The publisher: one chunk after another, a few released at each cut and
+# the last ones after the last cut; a chunk whose publish failed (its node
+# lost power) goes again. A chunk is acknowledged when its publish exits 0:
+# the node answered that its items are stored.
 publisher() {
     local c f deadline=$(( $(date +%s) + 240 )) i=0
     for c in "$WORK"/chunk.*; do
-        # Spread the chunks over the cuts, some after the last one.
-        while [ "$(cat "$WORK/cuts")" -lt $(( i * (CUTS + 1) / (N / CHUNK) )) ]; do
+        while [ "$(cat "$WORK/cuts")" -lt $(( i * (CUTS + 2) / CHUNKS )) ]; do
             [ "$(date +%s)" -lt "$deadline" ] || { echo "publisher: cut never came" >&2; exit 1; }
             sleep 0.05
         done
@@ -85,13 +101,7 @@ publisher() {
         i=$((i + 1))
     done
 }
-
-# Items of the receiver's from the sender whose ids the sender does not hold.
-orphans() {
-    sqlite3 -readonly -cmd '.timeout 5000' "$RD/store.db" "attach '$SD/store.db' as s;
-        select count(*) from main.indicator i join main.partner p on p.pid = i.from_pid
-        and p.agency = '$S' where not exists (select 1 from s.indicator j where j.id = i.id)"
-}
+release() { echo "$1" > "$WORK/cuts.new" && mv "$WORK/cuts.new" "$WORK/cuts"; }
 
 # Acknowledged items the sender does not hold.
 lost_acked() {
@@ -100,45 +110,47 @@ lost_acked() {
     LC_ALL=C sort -u "$WORK/acked" | LC_ALL=C comm -23 - "$WORK/held" | wc -l
 }
 
-# Every cut is followed by an integrity check of the store as the disk left it.
-integrity() { sq "$1/store.db" 'pragma integrity_check' | head -3; }
-
-undone=0
+done_cuts=0
+pub=
 for k in $(seq 1 "$CUTS"); do
     if [ $((k % 2)) -eq 1 ]; then victim=$R; vd=$RD; else victim=$S; vd=$SD; fi
-    "$CLUSTER" stop "$WORK" $victim
+    file=store.db-wal
+    [ $((k % 4)) -ne 1 ] || file=store.db # the receiver's checkpoint
+    stop_clean $victim
     start_tracked "$vd"
-    [ "$k" -gt 1 ] || { publisher & pub=$!; FT_PIDS+=("$pub"); }
-    echo "$k" > "$WORK/cuts.new" && mv "$WORK/cuts.new" "$WORK/cuts" # lets the publisher on
-    # While batches flow (0-80 ms into a publish), at the next moment the
-    # victim waits for its WAL to sync: then the power fails.
+    [ -n "$pub" ] || { publisher & pub=$!; FT_PIDS+=("$pub"); }
+    release "$k"
     for _ in $(seq 200); do [ -e "$WORK/publishing" ] && break; sleep 0.05; done
     sleep_ms "$(rand_ms 0 80)"
-    for _ in $(seq 1000); do [ -e "$WORK/journal/store.db-wal.syncing" ] && break; sleep 0.002; done
-    kill -KILL "$(cat "$vd/mouxd.pid")"
-    kill -0 "$pub" 2>/dev/null || break # it failed: reported below
+    kill -0 "$pub" 2>/dev/null || { wait "$pub" || true; fail "the publisher ended before cut $k"; }
+    pid=$(cat "$vd/mouxd.pid")
+    touch "$J/cut.$file" # the power fails at the next sync of it with writes to lose
+    for _ in $(seq 500); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+    ! kill -0 "$pid" 2>/dev/null || fail "cut $k: $victim never synced $file in 10 s"
     "$CLUSTER" stop "$WORK" $victim --kill # tidies up after it
     before="outbox $(outbox_count "$SD"), received $(from_count "$RD" $S)"
-    cut=$("$APPLY" "$WORK/journal" "$vd") || fail "powercut_apply failed"
+    cut=$("$APPLY" "$J" "$vd") || fail "powercut_apply failed"
+    note "cut $k/$CUTS: $victim at a sync of $file ($before); $cut"
     writes=$(echo "$cut" | grep -oE '[0-9]+ writes' | awk '{ n += $1 } END { print n + 0 }')
-    undone=$((undone + writes))
-    note "cut $k/$CUTS: $victim ($before); $cut"
-    [ "$(integrity "$vd")" = ok ] || fail "$victim's store after the cut: $(integrity "$vd")"
+    [ "$writes" -gt 0 ] || fail "cut $k undid no write: it tested nothing"
+    check=$(sq "$vd/store.db" 'pragma integrity_check' | head -3)
+    [ "$check" = ok ] || fail "$victim's store after the cut: $check"
     if [ $victim = $R ]; then
         u=$(unbacked_receipts "$SD" $S "$RD" $R)
         [ "$u" -eq 0 ] || fail "$S holds $u receipts for batches $R lost in the power cut"
     else
-        o=$(orphans); l=$(lost_acked)
+        l=$(lost_acked); o=$(orphans "$SD" "$S" "$RD")
         [ "$l" -eq 0 ] || fail "$l items the CLI was told were stored are gone from $S after the cut"
         [ "$o" -eq 0 ] || fail "$R holds $o items from $S whose ids $S lost in the power cut"
     fi
     "$CLUSTER" start "$WORK" $victim # power back: it recovers the store as the disk left it
+    done_cuts=$((done_cuts + 1))
 done
-echo "$((CUTS + 1))" > "$WORK/cuts.new" && mv "$WORK/cuts.new" "$WORK/cuts"
+[ "$done_cuts" -eq "$CUTS" ] || fail "only $done_cuts of $CUTS cuts done"
+release $((CUTS + 1))
 
 rc=0; wait "$pub" || rc=$?
 [ $rc -eq 0 ] || { tail -n 20 "$WORK/publish.log" >&2; fail "the publisher failed (exit $rc)"; }
-[ "$undone" -gt 0 ] || fail "no cut undid a write: the cuts did not test durability"
 all_received() { [ "$(from_count "$RD" $S)" -ge "$N" ] && [ "$(outbox_count "$SD")" -eq 0 ]; }
 wait_for 120 "all $N items at $R and $S's outbox empty" 'all_received'
 sleep 1 # anything still in flight would show up as a duplicate now
@@ -147,8 +159,8 @@ ok=0
 check_exactly_once "$RD" $S "$WORK/expected" || ok=1
 LOCAL=$(local_count "$SD")
 UNBACKED=$(unbacked_receipts "$SD" $S "$RD" $R)
-ORPHANS=$(orphans)
-echo "SUMMARY $TEST_NAME: sent=$N cuts=$CUTS sync_delay_ms=$DELAY undone_writes=$undone received=$RECEIVED distinct=$DISTINCT duplicates=$DUPLICATES missing=$MISSING extra=$EXTRA sender_local=$LOCAL unbacked_receipts=$UNBACKED orphans=$ORPHANS seed=$FT_SEED elapsed=$(elapsed_since "$t0")s"
+ORPHANS=$(orphans "$SD" "$S" "$RD")
+echo "SUMMARY $TEST_NAME: sent=$N cuts=$CUTS sync_delay_ms=$DELAY received=$RECEIVED distinct=$DISTINCT duplicates=$DUPLICATES missing=$MISSING extra=$EXTRA sender_local=$LOCAL unbacked_receipts=$UNBACKED orphans=$ORPHANS seed=$FT_SEED elapsed=$(elapsed_since "$t0")s"
 [ $ok -eq 0 ] || fail "the receiver does not hold exactly the $N published values"
 [ "$LOCAL" -eq "$N" ] || fail "$S holds $LOCAL local indicators, expected $N"
 [ "$UNBACKED" -eq 0 ] || fail "$S holds $UNBACKED receipts for batches $R does not hold"

@@ -4,11 +4,12 @@
  *   powercut_apply JOURNAL_DIR NODE_DIR
  *
  * Undoes each journal (powercut.h) newest record first, so that store.db
- * and store.db-wal hold what they held at their last sync; removes the
- * journals, the shim's .syncing flags and the store's -shm index (memory,
- * which a reboot loses).
- * Prints one line: the records and bytes undone per file. Exit 0 when
- * done, 1 on an error (named), 2 on a usage error. */
+ * and store.db-wal hold what they held at their last sync. A torn last
+ * record (the kill came while it was written) stands for a change never
+ * made and is dropped. Removes the journals, the cut requests and the
+ * store's -shm index, which SQLite rebuilds from the WAL when it finds it
+ * missing. Prints one line: the writes and bytes undone per file. Exit 0
+ * when done, 1 on an error (named), 2 on a usage error. */
 #include "powercut.h"
 
 #include <errno.h>
@@ -19,68 +20,97 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int s_fail(const char *what, const char *path)
+static int s_fail(const char *path, const char *what)
 {
-    fprintf(stderr, "powercut_apply: %s: %s: %s\n", path, what, errno ? strerror(errno) : "");
+    fprintf(stderr, "powercut_apply: %s: %s%s%s\n", path, what, errno ? ": " : "",
+            errno ? strerror(errno) : "");
     return -1;
 }
 
-/* Reads a whole journal; NULL with *len 0 when there is none. */
-static unsigned char *s_slurp(const char *path, size_t *len)
+/* Reads a whole journal. 0 with *buf NULL when there is none. */
+static int s_slurp(const char *path, unsigned char **buf, size_t *len)
 {
+    *buf = NULL;
     *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return NULL;
+        return errno == ENOENT ? 0 : s_fail(path, "cannot open");
     struct stat st;
-    unsigned char *buf = NULL;
-    if (fstat(fileno(f), &st) == 0 && st.st_size > 0 && (buf = malloc((size_t)st.st_size)) &&
-        fread(buf, 1, (size_t)st.st_size, f) == (size_t)st.st_size)
-        *len = (size_t)st.st_size;
+    int rc = fstat(fileno(f), &st) == 0 ? 0 : s_fail(path, "cannot stat");
+    if (rc == 0 && st.st_size > 0) {
+        *buf = malloc((size_t)st.st_size);
+        if (!*buf || fread(*buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
+            rc = s_fail(path, "cannot read");
+        else
+            *len = (size_t)st.st_size;
+    }
     fclose(f);
-    return buf;
+    return rc;
 }
 
-/* Undoes one file's journal; counts what it undid. */
-static int s_undo(const char *journal, const char *target, size_t *records, size_t *bytes)
+/* Undoes one file's journal; counts what it undid and a torn tail. */
+static int s_undo(const char *journal, const char *target, size_t *writes, size_t *bytes,
+                  int *torn)
 {
-    size_t len = 0, n = 0;
-    unsigned char *j = s_slurp(journal, &len);
-    *records = *bytes = 0;
+    unsigned char *j = NULL;
+    size_t len = 0, n = 0, off = 0;
+    *writes = *bytes = 0;
+    *torn = 0;
+    if (s_slurp(journal, &j, &len) != 0)
+        return -1;
     if (!j)
         return 0; /* nothing written since the last sync */
     /* Index the records first: they can only be undone from the newest. */
-    size_t cap = len / sizeof(powercut_rec_t) + 1, *at = malloc(cap * sizeof *at);
-    int rc = at ? 0 : s_fail("out of memory", journal);
-    for (size_t off = 0; rc == 0 && off < len; n++) {
+    size_t *at = malloc((len / sizeof(powercut_rec_t) + 1) * sizeof *at);
+    if (!at) {
+        free(j);
+        return s_fail(journal, "out of memory");
+    }
+    while (off < len) {
         powercut_rec_t r;
-        if (len - off >= sizeof r)
-            memcpy(&r, j + off, sizeof r);
-        if (len - off < sizeof r || r.magic != POWERCUT_MAGIC || r.len > len - off - sizeof r) {
-            errno = 0;
-            rc = s_fail("bad record", journal);
+        if (len - off < sizeof r) {
+            *torn = 1; /* the last record, cut short: its change was never made */
             break;
         }
-        at[n] = off;
+        memcpy(&r, j + off, sizeof r);
+        if (r.magic != POWERCUT_MAGIC) {
+            errno = 0;
+            free(at);
+            free(j);
+            return s_fail(journal, "a record without its magic number");
+        }
+        if (r.len > len - off - sizeof r) {
+            *torn = 1;
+            break;
+        }
+        at[n++] = off;
         off += sizeof r + r.len;
     }
-    int fd = rc == 0 ? open(target, O_RDWR) : -1;
-    if (rc == 0 && fd < 0)
-        rc = s_fail("cannot open", target);
+    int rc = 0, fd = open(target, O_RDWR);
+    if (fd < 0)
+        rc = s_fail(target, "cannot open");
     for (size_t i = n; rc == 0 && i-- > 0;) {
         powercut_rec_t r;
         memcpy(&r, j + at[i], sizeof r);
+        const unsigned char *old = j + at[i] + sizeof r;
         if (ftruncate(fd, (off_t)r.old_size) != 0 ||
-            (r.len && pwrite(fd, j + at[i] + sizeof r, r.len, (off_t)r.off) != (ssize_t)r.len))
-            rc = s_fail("cannot undo a write", target);
+            (r.len && pwrite(fd, old, r.len, (off_t)r.off) != (ssize_t)r.len))
+            rc = s_fail(target, "cannot undo a write");
         *bytes += r.len;
     }
-    *records = n;
+    *writes = n;
     if (fd >= 0 && (fsync(fd) != 0 || close(fd) != 0) && rc == 0)
-        rc = s_fail("cannot sync", target);
+        rc = s_fail(target, "cannot sync");
     free(at);
     free(j);
     return rc;
+}
+
+static int s_remove(const char *dir, const char *prefix, const char *name, const char *suffix)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s%s%s", dir, prefix, name, suffix);
+    return unlink(path) == 0 || errno == ENOENT ? 0 : s_fail(path, "cannot remove");
 }
 
 int main(int argc, char **argv)
@@ -89,30 +119,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: powercut_apply JOURNAL_DIR NODE_DIR\n");
         return 2;
     }
-    char journal[4096], target[4096];
-    printf("power cut:");
+    char journal[4096], target[4096], line[1024];
+    size_t used = 0;
     for (int i = 0; i < POWERCUT_NFILES; i++) {
-        size_t records = 0, bytes = 0;
+        size_t writes = 0, bytes = 0;
+        int torn = 0;
         snprintf(journal, sizeof journal, "%s/%s.undo", argv[1], powercut_files[i]);
         snprintf(target, sizeof target, "%s/%s", argv[2], powercut_files[i]);
-        if (s_undo(journal, target, &records, &bytes) != 0)
+        if (s_undo(journal, target, &writes, &bytes, &torn) != 0 ||
+            s_remove(argv[1], "", powercut_files[i], ".undo") != 0 ||
+            s_remove(argv[1], "cut.", powercut_files[i], "") != 0)
             return 1;
-        if (unlink(journal) != 0 && errno != ENOENT) {
-            s_fail("cannot remove", journal);
-            return 1;
-        }
-        snprintf(journal, sizeof journal, "%s/%s.syncing", argv[1], powercut_files[i]);
-        if (unlink(journal) != 0 && errno != ENOENT) {
-            s_fail("cannot remove", journal);
-            return 1;
-        }
-        printf(" %s %zu writes (%zu bytes) undone;", powercut_files[i], records, bytes);
+        used += (size_t)snprintf(line + used, sizeof line - used, " %s %zu writes (%zu bytes)%s undone;",
+                                 powercut_files[i], writes, bytes,
+                                 torn ? " and a torn record" : "");
     }
-    snprintf(target, sizeof target, "%s/store.db-shm", argv[2]);
-    if (unlink(target) != 0 && errno != ENOENT) {
-        s_fail("cannot remove", target);
+    if (s_remove(argv[2], "", "store.db", "-shm") != 0)
         return 1;
-    }
-    printf(" index removed\n");
+    printf("power cut:%s index removed\n", line);
     return 0;
 }

@@ -7,21 +7,26 @@
  * unsynced write would leave it.
  *
  *   MOUX_POWERCUT_NODE=DIR          the node whose store.db and store.db-wal
- *                                   are tracked (opened read-write)
+ *                                   are tracked (when opened for writing)
  *   MOUX_POWERCUT_DIR=DIR           where the journals go
  *   MOUX_POWERCUT_SYNC_DELAY_MS=N   sleep N ms before each sync of a tracked
- *                                   file (a slow disk: widens every window
- *                                   between a write and its sync); while it
- *                                   sleeps, MOUX_POWERCUT_DIR/<file>.syncing
- *                                   exists, for a test to cut the power then
+ *                                   file: a slow disk, which widens every
+ *                                   window between a write and its sync
  *
- * Without the first two it only passes calls through. A write and its
- * record, and a sync and the emptying of the journal, each happen under one
- * lock, so a write racing a sync is never counted as synced. Not modelled:
- * torn pages, directory entries (a created file counts as durable), and
- * writes through mmap (SQLite maps only the -shm index, which a reboot
- * rebuilds). Built without sanitizers: an ASan daemon preloads it with
- * ASAN_OPTIONS=verify_asan_link_order=0. */
+ * The cut itself: once MOUX_POWERCUT_DIR/cut.<file> exists, the next sync
+ * of that file with writes to lose kills the process (SIGKILL) after the
+ * delay, instead of syncing: the cut lands where something is unsynced.
+ *
+ * Without the first two variables it only passes calls through. A write and
+ * its record, and a sync and the emptying of the journal, each happen under
+ * one lock, so a write racing a sync is never counted as synced. Calls that
+ * would make a tracked write escape the journal (an O_SYNC open, a
+ * descriptor beyond the table) abort the process rather than lie. Not
+ * modelled: torn pages, unsynced writes that survive (any subset may, on a
+ * real disk), directory entries (a created file counts as durable), dup(),
+ * writev() and fallocate() (SQLite uses none of them), and writes through
+ * mmap (SQLite maps only the -shm index). Built without sanitizers: an
+ * ASan daemon preloads it with ASAN_OPTIONS=verify_asan_link_order=0. */
 #define _GNU_SOURCE
 #include "powercut.h"
 
@@ -30,6 +35,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,24 +61,25 @@ static int (*r_fsync)(int);
 static int (*r_fdatasync)(int);
 static int (*r_unlink)(const char *);
 
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 static int s_on;
 static long s_delay_ms;
-static char s_path[POWERCUT_NFILES][PATH_MAX];    /* tracked, resolved */
+static char s_path[POWERCUT_NFILES][PATH_MAX]; /* tracked, resolved */
 static char s_journal[POWERCUT_NFILES][PATH_MAX];
-static char s_flag[POWERCUT_NFILES][PATH_MAX];
-static int s_jfd[POWERCUT_NFILES] = {-1, -1};
+static char s_cut[POWERCUT_NFILES][PATH_MAX];
+static int s_jfd[POWERCUT_NFILES];
+static unsigned long s_pending[POWERCUT_NFILES]; /* records since the last sync */
 static unsigned char s_fd_file[FD_SLOTS]; /* 0: untracked; else file index + 1 */
 
-static void s_die(const char *what)
+static void s_die(const char *what, const char *detail)
 {
-    fprintf(stderr, "powercut: %s: %s\n", what, strerror(errno));
+    fprintf(stderr, "powercut: %s: %s\n", what, detail);
     abort(); /* a journal we cannot keep would make the test lie */
 }
 
 /* The real calls, found on first use (another library's constructor may
  * open a file before ours runs), and the settings. */
-static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static void s_init(void)
 {
     r_open = dlsym(RTLD_NEXT, "open");
@@ -90,16 +97,19 @@ static void s_init(void)
     r_unlink = dlsym(RTLD_NEXT, "unlink");
     const char *node = getenv("MOUX_POWERCUT_NODE"), *dir = getenv("MOUX_POWERCUT_DIR");
     const char *delay = getenv("MOUX_POWERCUT_SYNC_DELAY_MS");
-    char real[PATH_MAX];
-    if (!node || !dir || !realpath(node, real))
+    char real[PATH_MAX], jdir[PATH_MAX];
+    if (!node || !dir)
         return;
+    if (!realpath(node, real) || !realpath(dir, jdir))
+        s_die("MOUX_POWERCUT_NODE or MOUX_POWERCUT_DIR does not exist", strerror(errno));
     for (int i = 0; i < POWERCUT_NFILES; i++) {
         int a = snprintf(s_path[i], sizeof s_path[i], "%s/%s", real, powercut_files[i]);
-        int b = snprintf(s_journal[i], sizeof s_journal[i], "%s/%s.undo", dir, powercut_files[i]);
-        int c = snprintf(s_flag[i], sizeof s_flag[i], "%s/%s.syncing", dir, powercut_files[i]);
+        int b = snprintf(s_journal[i], sizeof s_journal[i], "%s/%s.undo", jdir, powercut_files[i]);
+        int c = snprintf(s_cut[i], sizeof s_cut[i], "%s/cut.%s", jdir, powercut_files[i]);
         if (a < 0 || b < 0 || c < 0 || (size_t)a >= sizeof s_path[i] ||
-            (size_t)b >= sizeof s_journal[i] || (size_t)c >= sizeof s_flag[i])
-            return; /* paths too long: track nothing */
+            (size_t)b >= sizeof s_journal[i] || (size_t)c >= sizeof s_cut[i])
+            s_die("path too long", jdir);
+        s_jfd[i] = -1;
     }
     s_delay_ms = delay ? atol(delay) : 0;
     s_on = 1;
@@ -107,12 +117,9 @@ static void s_init(void)
 
 #define INIT() pthread_once(&s_once, s_init)
 
-/* The tracked file a path names, or -1. */
-static int s_file_of(const char *path)
+/* The tracked file a resolved path names, or -1. */
+static int s_file_named(const char *real)
 {
-    char real[PATH_MAX];
-    if (!s_on || !realpath(path, real))
-        return -1;
     for (int i = 0; i < POWERCUT_NFILES; i++)
         if (strcmp(real, s_path[i]) == 0)
             return i;
@@ -124,10 +131,23 @@ static int s_tracked(int fd)
     return s_on && fd >= 0 && fd < FD_SLOTS ? (int)s_fd_file[fd] - 1 : -1;
 }
 
-static int s_opened(int fd, const char *path, int flags)
+/* Notes what a new descriptor refers to, whatever path (relative, through a
+ * directory descriptor) opened it; clears what an unseen close left. */
+static int s_opened(int fd, int flags)
 {
-    int f;
-    if (fd >= 0 && fd < FD_SLOTS && (flags & O_ACCMODE) == O_RDWR && (f = s_file_of(path)) >= 0) {
+    char link[64], real[PATH_MAX];
+    if (!s_on || fd < 0)
+        return fd;
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, real, sizeof real - 1);
+    int f = -1;
+    if (n > 0 && (flags & O_ACCMODE) != O_RDONLY) {
+        real[n] = '\0';
+        f = s_file_named(real);
+    }
+    if (f >= 0 && (fd >= FD_SLOTS || (flags & (O_SYNC | O_DSYNC))))
+        s_die("a tracked file opened in a way the journal cannot follow", real);
+    if (fd < FD_SLOTS) {
         pthread_mutex_lock(&s_lock);
         s_fd_file[fd] = (unsigned char)(f + 1);
         pthread_mutex_unlock(&s_lock);
@@ -135,44 +155,48 @@ static int s_opened(int fd, const char *path, int flags)
     return fd;
 }
 
-static void s_put(int f, const void *p, size_t n)
+/* Appends one whole record (one write: a kill leaves at most its tail
+ * torn, which powercut_apply drops). Under s_lock. */
+static void s_put(int f, const powercut_rec_t *r, const void *old)
 {
+    size_t n = sizeof *r + r->len;
+    char *buf = malloc(n);
+    if (!buf)
+        s_die("out of memory", s_journal[f]);
+    memcpy(buf, r, sizeof *r);
+    if (r->len)
+        memcpy(buf + sizeof *r, old, r->len);
     if (s_jfd[f] < 0 && (s_jfd[f] = r_open(s_journal[f], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                                            0600)) < 0)
-        s_die(s_journal[f]);
-    for (const char *c = p; n > 0;) {
+        s_die(s_journal[f], strerror(errno));
+    for (const char *c = buf; n > 0;) {
         ssize_t w = r_write(s_jfd[f], c, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            s_die(s_journal[f]);
+            s_die(s_journal[f], strerror(errno));
         c += w;
         n -= (size_t)w;
     }
+    free(buf);
 }
 
-/* Records what a change of [off, end) replaces; `new_size` is the size
- * after a truncation, -1 for a write. Under s_lock. */
-static void s_record(int fd, int f, off_t off, off_t end, off_t new_size)
+/* Records what a change of [off, end) replaces: for a write its range, for
+ * a truncation to N the range [N, end of file). Under s_lock. */
+static void s_record(int fd, int f, off_t off, off_t end)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
-        s_die("fstat");
-    powercut_rec_t r = {POWERCUT_MAGIC, 0, 0, 0, (uint64_t)st.st_size};
-    if (new_size >= 0) { /* a truncation: the tail it cuts */
-        off = new_size;
-        end = st.st_size;
-    }
+        s_die("fstat", strerror(errno));
     if (end > st.st_size)
         end = st.st_size;
-    r.off = (uint64_t)off;
-    r.len = end > off ? (uint64_t)(end - off) : 0;
+    powercut_rec_t r = {POWERCUT_MAGIC, 0, (uint64_t)off, end > off ? (uint64_t)(end - off) : 0,
+                        (uint64_t)st.st_size};
     char *old = r.len ? malloc(r.len) : NULL;
     if (r.len && (!old || pread(fd, old, r.len, off) != (ssize_t)r.len))
-        s_die("reading what a write replaces");
-    s_put(f, &r, sizeof r);
-    if (r.len)
-        s_put(f, old, r.len);
+        s_die("reading what a write replaces", s_path[f]);
+    s_put(f, &r, old);
+    s_pending[f]++;
     free(old);
 }
 
@@ -183,7 +207,7 @@ static ssize_t s_pwrite(ssize_t (*real)(int, const void *, size_t, off_t), int f
     if (f < 0)
         return real(fd, buf, n, off);
     pthread_mutex_lock(&s_lock);
-    s_record(fd, f, off, off + (off_t)n, -1);
+    s_record(fd, f, off, off + (off_t)n);
     ssize_t rc = real(fd, buf, n, off);
     pthread_mutex_unlock(&s_lock);
     return rc;
@@ -209,7 +233,7 @@ ssize_t write(int fd, const void *buf, size_t n)
         return r_write(fd, buf, n);
     pthread_mutex_lock(&s_lock);
     off_t off = lseek(fd, 0, SEEK_CUR);
-    s_record(fd, f, off, off + (off_t)n, -1);
+    s_record(fd, f, off, off + (off_t)n);
     ssize_t rc = r_write(fd, buf, n);
     pthread_mutex_unlock(&s_lock);
     return rc;
@@ -221,7 +245,7 @@ static int s_truncate(int (*real)(int, off_t), int fd, off_t size)
     if (f < 0)
         return real(fd, size);
     pthread_mutex_lock(&s_lock);
-    s_record(fd, f, 0, 0, size);
+    s_record(fd, f, size, (off_t)INT64_MAX);
     int rc = real(fd, size);
     pthread_mutex_unlock(&s_lock);
     return rc;
@@ -243,7 +267,8 @@ int ftruncate64(int fd, off_t size)
 static void s_synced(int f)
 {
     if (s_jfd[f] >= 0 && r_ftruncate(s_jfd[f], 0) != 0)
-        s_die(s_journal[f]);
+        s_die(s_journal[f], strerror(errno));
+    s_pending[f] = 0;
 }
 
 static int s_sync(int (*real)(int), int fd)
@@ -252,20 +277,17 @@ static int s_sync(int (*real)(int), int fd)
     if (f < 0)
         return real(fd);
     if (s_delay_ms > 0) {
-        int flag = r_open(s_flag[f], O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        if (flag >= 0)
-            r_close(flag);
         struct timespec ts = {s_delay_ms / 1000, (s_delay_ms % 1000) * 1000000L};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;
     }
     pthread_mutex_lock(&s_lock);
+    if (s_pending[f] > 0 && access(s_cut[f], F_OK) == 0)
+        kill(getpid(), SIGKILL); /* the power fails before this sync */
     int rc = real(fd);
     if (rc == 0)
         s_synced(f);
     pthread_mutex_unlock(&s_lock);
-    if (s_delay_ms > 0)
-        r_unlink(s_flag[f]);
     return rc;
 }
 
@@ -296,13 +318,15 @@ int close(int fd)
 int unlink(const char *path)
 {
     INIT();
-    int f = s_file_of(path);
-    if (f >= 0) {
+    char real[PATH_MAX];
+    int f = s_on && realpath(path, real) ? s_file_named(real) : -1;
+    int rc = r_unlink(path);
+    if (rc == 0 && f >= 0) {
         pthread_mutex_lock(&s_lock);
         s_synced(f);
         pthread_mutex_unlock(&s_lock);
     }
-    return r_unlink(path);
+    return rc;
 }
 
 static mode_t s_mode(int flags, va_list ap)
@@ -317,7 +341,7 @@ int open(const char *path, int flags, ...)
     va_start(ap, flags);
     mode_t mode = s_mode(flags, ap);
     va_end(ap);
-    return s_opened(r_open(path, flags, mode), path, flags);
+    return s_opened(r_open(path, flags, mode), flags);
 }
 
 int open64(const char *path, int flags, ...)
@@ -327,7 +351,7 @@ int open64(const char *path, int flags, ...)
     va_start(ap, flags);
     mode_t mode = s_mode(flags, ap);
     va_end(ap);
-    return s_opened(r_open64(path, flags, mode), path, flags);
+    return s_opened(r_open64(path, flags, mode), flags);
 }
 
 int openat(int dirfd, const char *path, int flags, ...)
@@ -337,8 +361,7 @@ int openat(int dirfd, const char *path, int flags, ...)
     va_start(ap, flags);
     mode_t mode = s_mode(flags, ap);
     va_end(ap);
-    int fd = r_openat(dirfd, path, flags, mode);
-    return path[0] == '/' || dirfd == AT_FDCWD ? s_opened(fd, path, flags) : fd;
+    return s_opened(r_openat(dirfd, path, flags, mode), flags);
 }
 
 int openat64(int dirfd, const char *path, int flags, ...)
@@ -348,6 +371,5 @@ int openat64(int dirfd, const char *path, int flags, ...)
     va_start(ap, flags);
     mode_t mode = s_mode(flags, ap);
     va_end(ap);
-    int fd = r_openat64(dirfd, path, flags, mode);
-    return path[0] == '/' || dirfd == AT_FDCWD ? s_opened(fd, path, flags) : fd;
+    return s_opened(r_openat64(dirfd, path, flags, mode), flags);
 }
