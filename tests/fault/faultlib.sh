@@ -105,6 +105,16 @@ unbacked_receipts() {
                           and q.agency = '$2' where i.message_id = r.message_id)"
 }
 
+# wait_delivered SECONDS SENDER_DIR SENDER RECEIVER_DIR N: until the
+# receiver holds N items from the sender and the sender's outbox is empty;
+# then a second more, so that anything still in flight would show up as a
+# duplicate.
+wait_delivered() {
+    wait_for "$1" "all $5 items at $(basename "$4") and $3's outbox empty" \
+        "[ \"\$(from_count '$4' '$3')\" -ge $5 ] && [ \"\$(outbox_count '$2')\" -eq 0 ]"
+    sleep 1
+}
+
 # orphans SENDER_DIR SENDER RECEIVER_DIR: items the receiver holds from the
 # sender under ids the sender does not hold (which it could never update or
 # withdraw): 0 when all is well.

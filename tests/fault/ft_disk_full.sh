@@ -119,9 +119,7 @@ note "$R killed (-9) and restarted on its full disk: running, still refusing, $o
 rm -f "$RD/filler"
 space_at=$(date +%s)
 note "filler deleted ($(avail_kb) KiB free)"
-all_in() { [ "$(from_count "$RD" $S)" -ge "$N" ] && [ "$(outbox_count "$SD")" -eq 0 ]; }
-wait_for 120 "all $N items at $R and an empty outbox" 'all_in'
-sleep 1 # a late duplicate would show now
+wait_delivered 120 "$SD" $S "$RD" "$N"
 recovered_s=$(( $(date +%s) - space_at ))
 
 ok=0

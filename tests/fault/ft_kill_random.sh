@@ -102,9 +102,7 @@ republished=$(awk '{ n++ } END { print n + 0 }' "$WORK/republished" 2>/dev/null 
 unchanged=$(awk '/^published/ { gsub(",", ""); u += $7 } END { print u + 0 }' "$WORK/publish.log")
 note "all $CHUNKS chunks published ($republished published again after a failed attempt; $unchanged items found already stored)"
 
-all_received() { [ "$(from_count "$RD" $S)" -ge "$N" ] && [ "$(outbox_count "$SD")" -eq 0 ]; }
-wait_for 180 "all $N items at $R and $S's outbox empty" 'all_received'
-sleep 1 # anything still in flight would show up as a duplicate now
+wait_delivered 180 "$SD" $S "$RD" "$N"
 
 ok=0
 check_exactly_once "$RD" $S "$WORK/expected" || ok=1

@@ -151,9 +151,7 @@ release $((CUTS + 1))
 
 rc=0; wait "$pub" || rc=$?
 [ $rc -eq 0 ] || { tail -n 20 "$WORK/publish.log" >&2; fail "the publisher failed (exit $rc)"; }
-all_received() { [ "$(from_count "$RD" $S)" -ge "$N" ] && [ "$(outbox_count "$SD")" -eq 0 ]; }
-wait_for 120 "all $N items at $R and $S's outbox empty" 'all_received'
-sleep 1 # anything still in flight would show up as a duplicate now
+wait_delivered 120 "$SD" $S "$RD" "$N"
 
 ok=0
 check_exactly_once "$RD" $S "$WORK/expected" || ok=1

@@ -334,42 +334,20 @@ static mode_t s_mode(int flags, va_list ap)
     return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
 }
 
-int open(const char *path, int flags, ...)
-{
-    INIT();
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = s_mode(flags, ap);
-    va_end(ap);
-    return s_opened(r_open(path, flags, mode), flags);
-}
+/* open, open64, openat, openat64: the real call, then note what it opened. */
+#define OPEN_LIKE(name, real, params, args)                                    \
+    int name params                                                            \
+    {                                                                          \
+        INIT();                                                                \
+        va_list ap;                                                            \
+        va_start(ap, flags);                                                   \
+        mode_t mode = s_mode(flags, ap);                                       \
+        va_end(ap);                                                            \
+        return s_opened(real args, flags);                                     \
+    }
 
-int open64(const char *path, int flags, ...)
-{
-    INIT();
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = s_mode(flags, ap);
-    va_end(ap);
-    return s_opened(r_open64(path, flags, mode), flags);
-}
-
-int openat(int dirfd, const char *path, int flags, ...)
-{
-    INIT();
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = s_mode(flags, ap);
-    va_end(ap);
-    return s_opened(r_openat(dirfd, path, flags, mode), flags);
-}
-
-int openat64(int dirfd, const char *path, int flags, ...)
-{
-    INIT();
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = s_mode(flags, ap);
-    va_end(ap);
-    return s_opened(r_openat64(dirfd, path, flags, mode), flags);
-}
+OPEN_LIKE(open, r_open, (const char *path, int flags, ...), (path, flags, mode))
+OPEN_LIKE(open64, r_open64, (const char *path, int flags, ...), (path, flags, mode))
+OPEN_LIKE(openat, r_openat, (int dirfd, const char *path, int flags, ...), (dirfd, path, flags, mode))
+OPEN_LIKE(openat64, r_openat64, (int dirfd, const char *path, int flags, ...),
+          (dirfd, path, flags, mode))
