@@ -131,22 +131,32 @@ daemon_pid() {
     kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
-# publish_retrying NODE_DIR FILE DEADLINE_S LOG: publishes FILE, and again
-# whenever the attempt fails (the node is down, or was killed while it
-# handled the request) until it succeeds or the deadline (date +%s) passes.
-# A CLI whose node died under it would wait for its answer for two minutes:
-# it is stopped as soon as that daemon's pid is gone. Republishing the same
-# (type, value, tlp) is "unchanged": it creates nothing. Prints the number
-# of failed attempts; returns 1 if the file never went through.
-publish_retrying() {
-    local node=$1 file=$2 deadline=$3 log=$4 fails=0 pid cli rc
+# cli_retrying NODE_DIR DEADLINE_S LOG MARK DONE MOUX_ARGS...: runs
+# `moux MOUX_ARGS...` against NODE_DIR, and again whenever the attempt fails
+# (the node is down, or was killed while it handled the request) until it
+# succeeds or the deadline (date +%s) passes. While an attempt runs,
+# $WORK/MARK exists. DONE, unless empty, is a command telling whether a
+# failed attempt's work was done after all (the node committed it and died
+# before answering, and doing it again is refused); it is asked once the
+# node answers again, so that it reads the store the restart recovered,
+# never the one a dead node left before its power cut was applied. A CLI whose node died
+# under it would wait for its answer for two minutes: it is stopped as soon
+# as that daemon's pid is gone. Prints the number of failed attempts;
+# returns 1 if the request never went through.
+cli_retrying() {
+    local node=$1 deadline=$2 log=$3 mark=$4 done=$5 fails=0 pid cli rc
+    shift 5
     while [ "$(date +%s)" -lt "$deadline" ]; do
         if ! pid=$(daemon_pid "$node") || ! ctl_up "$node"; then
             sleep 0.1
             continue
         fi
-        touch "$WORK/publishing"
-        "$MOUX" publish -d "$node" --file "$file" >>"$log" 2>&1 &
+        if [ $fails -gt 0 ] && [ -n "$done" ] && $done; then
+            echo "$fails"
+            return 0
+        fi
+        touch "$WORK/$mark"
+        "$MOUX" "$@" >>"$log" 2>&1 &
         cli=$!
         echo "$cli" > "$WORK/cli.pid"
         while kill -0 "$cli" 2>/dev/null; do
@@ -158,17 +168,24 @@ publish_retrying() {
             sleep 0.05
         done
         rc=0; wait "$cli" || rc=$?
-        rm -f "$WORK/publishing"
+        rm -f "$WORK/$mark"
         if [ "$rc" -eq 0 ]; then
             echo "$fails"
             return 0
         fi
         fails=$((fails + 1))
-        echo "attempt $fails for $(basename "$file") failed (exit $rc)" >>"$log"
+        echo "attempt $fails of moux $* failed (exit $rc)" >>"$log"
         sleep 0.2
     done
     echo "$fails"
     return 1
+}
+
+# publish_retrying NODE_DIR FILE DEADLINE_S LOG: publishes FILE with
+# cli_retrying ($WORK/publishing marks an attempt). Republishing the same
+# (type, value, tlp) is "unchanged": it creates nothing.
+publish_retrying() {
+    cli_retrying "$1" "$3" "$4" publishing "" publish -d "$1" --file "$2"
 }
 
 # ctl_up NODE_DIR: the node answers on its control socket.

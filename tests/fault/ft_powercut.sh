@@ -11,17 +11,19 @@
 #   receiver cut: every receipt the sender holds is for a batch the
 #     receiver still holds (a receipt is sent only after the batch's
 #     commit has synced);
-#   sender cut: every item the CLI was told was stored is still there, and
-#     the receiver holds no item from the sender that the sender lost (a
-#     batch goes out only after the publish commit has synced; otherwise
-#     a lost item, published again under a new id, would leave the partner
-#     an item its publisher can never update or withdraw).
+#   sender cut: every item and every withdrawal the CLI was told was done
+#     is still there, and the receiver holds no item and no withdrawal from
+#     the sender that the sender lost (a batch goes out only after the
+#     commit that queued it has synced; otherwise a lost item, published
+#     again under a new id, would leave the partner an item its publisher
+#     can never update or withdraw).
 #
-# The cuts alternate receiver / sender, 0-80 ms into a publish, each at the
-# next sync of the store's WAL that has writes to lose; every fourth (the
-# first, the fifth...) hits the receiver's checkpoint instead, at the sync
-# of store.db after pages were copied into it (the first cut releases the
-# most chunks: enough WAL for a checkpoint). Syncs of the cut node's
+# The cuts alternate receiver / sender, 0-80 ms into a publish (every
+# fourth, the sender's second, into a withdrawal), each at the next sync of
+# the store's WAL that has writes to lose; every fourth from the first hits
+# the receiver's checkpoint instead, at the sync of store.db after pages
+# were copied into it (the first cut releases the most chunks: enough WAL
+# for a checkpoint). Syncs of the cut node's
 # store are slowed (FT_SYNC_DELAY_MS), a slow disk: batches sent too early
 # would reach the partner before the cut. Then the node restarts,
 # everything is delivered exactly once, and the audit logs verify.
@@ -61,6 +63,7 @@ expected_set "$WORK/feed.csv" "$WORK/expected"
 split -l $CHUNK -d -a 3 "$WORK/feed.csv" "$WORK/chunk."
 CHUNKS=$(( N / CHUNK ))
 : > "$WORK/acked"     # type|value of every item the CLI was told was stored
+: > "$WORK/withdrawn" # type|value of every item it was told was withdrawn
 echo 0 > "$WORK/cuts"
 mkdir -p "$J"
 
@@ -87,9 +90,11 @@ start_tracked() {
 # The publisher: one chunk after another, a few released at each cut and
 # the last ones after the last cut; a chunk whose publish failed (its node
 # lost power) goes again. A chunk is acknowledged when its publish exits 0:
-# the node answered that its items are stored.
+# the node answered that its items are stored. After each chunk, the first
+# item of the chunk before is withdrawn, acknowledged likewise (or found
+# withdrawn after an attempt the node died answering).
 publisher() {
-    local c f deadline=$(( $(date +%s) + 240 )) i=0
+    local c f deadline=$(( $(date +%s) + 240 )) i=0 prev=""
     for c in "$WORK"/chunk.*; do
         while [ "$(cat "$WORK/cuts")" -lt $(( i * (CUTS + 2) / CHUNKS )) ]; do
             [ "$(date +%s)" -lt "$deadline" ] || { echo "publisher: cut never came" >&2; exit 1; }
@@ -98,16 +103,41 @@ publisher() {
         f=$(publish_retrying "$SD" "$c" "$deadline" "$WORK/publish.log") \
             || { echo "publisher: $c never published ($f failed attempts)" >&2; exit 1; }
         awk -F, '{ print $1 "|" $2 }' "$c" >> "$WORK/acked"
+        if [ -n "$prev" ]; then
+            IFS=, read -r wt wv _ < "$prev"
+            f=$(cli_retrying "$SD" "$deadline" "$WORK/publish.log" withdrawing "withdrawn_at_sender $wv" \
+                withdraw -d "$SD" --type "$wt" --value "$wv") \
+                || { echo "publisher: $wv never withdrawn ($f failed attempts)" >&2; exit 1; }
+            echo "$wt|$wv" >> "$WORK/withdrawn"
+        fi
+        prev=$c
         i=$((i + 1))
     done
 }
+withdrawn_at_sender() {
+    [ "$(sq "$SD/store.db" "select revoked from indicator where from_pid is null and value = '$1'")" = 1 ]
+}
 release() { echo "$1" > "$WORK/cuts.new" && mv "$WORK/cuts.new" "$WORK/cuts"; }
 
-# Acknowledged items the sender does not hold.
+# Acknowledged items the sender does not hold; acknowledged withdrawals it
+# does not hold.
 lost_acked() {
     sq "$SD/store.db" "select type || '|' || value from indicator where from_pid is null" \
         | LC_ALL=C sort > "$WORK/held"
     LC_ALL=C sort -u "$WORK/acked" | LC_ALL=C comm -23 - "$WORK/held" | wc -l
+}
+lost_withdrawn() {
+    sq "$SD/store.db" "select type || '|' || value from indicator where from_pid is null
+        and revoked = 1" | LC_ALL=C sort > "$WORK/held"
+    LC_ALL=C sort -u "$WORK/withdrawn" | LC_ALL=C comm -23 - "$WORK/held" | wc -l
+}
+
+# Withdrawals the receiver holds that the sender lost: items revoked at the
+# receiver whose copy at the sender is not.
+withdrawals_lost_at_sender() {
+    sqlite3 -readonly -cmd '.timeout 5000' "$RD/store.db" "attach '$SD/store.db' as s;
+        select count(*) from main.indicator i join s.indicator j on j.id = i.id
+        where i.revoked = 1 and j.revoked = 0"
 }
 
 done_cuts=0
@@ -120,8 +150,12 @@ for k in $(seq 1 "$CUTS"); do
     start_tracked "$vd"
     [ -n "$pub" ] || { publisher & pub=$!; FT_PIDS+=("$pub"); }
     release "$k"
-    for _ in $(seq 200); do [ -e "$WORK/publishing" ] && break; sleep 0.05; done
-    sleep_ms "$(rand_ms 0 80)"
+    # Into a publish (0-80 ms); the fourth cut (the sender's second) into
+    # a withdrawal.
+    mark=publishing
+    [ $((k % 4)) -ne 0 ] || mark=withdrawing
+    for _ in $(seq 200); do [ -e "$WORK/$mark" ] && break; sleep 0.01; done
+    [ $mark = withdrawing ] || sleep_ms "$(rand_ms 0 80)"
     kill -0 "$pub" 2>/dev/null || { wait "$pub" || true; fail "the publisher ended before cut $k"; }
     pid=$(cat "$vd/mouxd.pid")
     touch "$J/cut.$file" # the power fails at the next sync of it with writes to lose
@@ -140,8 +174,11 @@ for k in $(seq 1 "$CUTS"); do
         [ "$u" -eq 0 ] || fail "$S holds $u receipts for batches $R lost in the power cut"
     else
         l=$(lost_acked); o=$(orphans "$SD" "$S" "$RD")
+        lw=$(lost_withdrawn); w=$(withdrawals_lost_at_sender)
         [ "$l" -eq 0 ] || fail "$l items the CLI was told were stored are gone from $S after the cut"
         [ "$o" -eq 0 ] || fail "$R holds $o items from $S whose ids $S lost in the power cut"
+        [ "$lw" -eq 0 ] || fail "$lw withdrawals the CLI was told were done are gone from $S"
+        [ "$w" -eq 0 ] || fail "$R holds $w withdrawals $S lost in the power cut"
     fi
     "$CLUSTER" start "$WORK" $victim # power back: it recovers the store as the disk left it
     done_cuts=$((done_cuts + 1))
@@ -158,11 +195,17 @@ check_exactly_once "$RD" $S "$WORK/expected" || ok=1
 LOCAL=$(local_count "$SD")
 UNBACKED=$(unbacked_receipts "$SD" $S "$RD" $R)
 ORPHANS=$(orphans "$SD" "$S" "$RD")
-echo "SUMMARY $TEST_NAME: sent=$N cuts=$CUTS sync_delay_ms=$DELAY received=$RECEIVED distinct=$DISTINCT duplicates=$DUPLICATES missing=$MISSING extra=$EXTRA sender_local=$LOCAL unbacked_receipts=$UNBACKED orphans=$ORPHANS seed=$FT_SEED elapsed=$(elapsed_since "$t0")s"
+WITHDRAWN=$(wc -l < "$WORK/withdrawn")
+REVOKED_S=$(sq "$SD/store.db" 'select count(*) from indicator where revoked = 1')
+REVOKED_R=$(sq "$RD/store.db" 'select count(*) from indicator where revoked = 1')
+echo "SUMMARY $TEST_NAME: sent=$N cuts=$CUTS sync_delay_ms=$DELAY received=$RECEIVED distinct=$DISTINCT duplicates=$DUPLICATES missing=$MISSING extra=$EXTRA sender_local=$LOCAL withdrawn=$WITHDRAWN revoked_at_sender=$REVOKED_S revoked_at_receiver=$REVOKED_R unbacked_receipts=$UNBACKED orphans=$ORPHANS seed=$FT_SEED elapsed=$(elapsed_since "$t0")s"
 [ $ok -eq 0 ] || fail "the receiver does not hold exactly the $N published values"
 [ "$LOCAL" -eq "$N" ] || fail "$S holds $LOCAL local indicators, expected $N"
 [ "$UNBACKED" -eq 0 ] || fail "$S holds $UNBACKED receipts for batches $R does not hold"
 [ "$ORPHANS" -eq 0 ] || fail "$R holds $ORPHANS items whose ids $S does not hold"
+[ "$WITHDRAWN" -eq $((CHUNKS - 1)) ] && [ "$REVOKED_S" -eq "$WITHDRAWN" ] &&
+    [ "$REVOKED_R" -eq "$WITHDRAWN" ] ||
+    fail "withdrawn $WITHDRAWN, revoked at $S $REVOKED_S, at $R $REVOKED_R (expected $((CHUNKS - 1)) each)"
 for d in "$SD" "$RD"; do
     "$MOUX" audit verify -d "$d" >/dev/null 2>&1 || fail "$d: audit log does not verify after the cuts"
 done
