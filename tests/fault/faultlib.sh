@@ -9,11 +9,18 @@
 FT_PIDS=()
 FT_HOOKS=()
 FT_RC=0     # the exit status, for the hooks
+# ft_kill_tree PID: stops a helper and everything it started (a command
+# substitution inside it would otherwise run on to its own deadline).
+ft_kill_tree() {
+    local c
+    for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do ft_kill_tree "$c"; done
+    kill "$1" 2>/dev/null || true
+}
 ft_exit() {
     local rc=$? p h
     # shellcheck disable=SC2034 # read by the hooks
     FT_RC=$rc
-    for p in "${FT_PIDS[@]}"; do { kill "$p"; wait "$p"; } 2>/dev/null || true; done
+    for p in "${FT_PIDS[@]}"; do { ft_kill_tree "$p"; wait "$p"; } 2>/dev/null || true; done
     if p=$(cat "$WORK/cli.pid" 2>/dev/null); then kill "$p" 2>/dev/null || true; fi
     for h in "${FT_HOOKS[@]}"; do eval "$h" || true; done
     set +e # or the next line would end the shell before lib.sh's cleanup

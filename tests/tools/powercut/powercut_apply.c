@@ -6,9 +6,9 @@
  * Undoes each journal (powercut.h) newest record first, so that store.db
  * and store.db-wal hold what they held at their last sync. A torn last
  * record (the kill came while it was written) stands for a change never
- * made and is dropped. Removes the journals, the cut requests and the
- * store's -shm index, which SQLite rebuilds from the WAL when it finds it
- * missing. Prints one line: the writes and bytes undone per file. Exit 0
+ * made and is dropped. Removes the journals, the cut requests (asked for
+ * and fired) and the store's -shm index, which SQLite rebuilds from the
+ * WAL when it finds it missing. Prints one line: the writes and bytes undone per file. Exit 0
  * when done, 1 on an error (named), 2 on a usage error. */
 #include "powercut.h"
 
@@ -128,7 +128,8 @@ int main(int argc, char **argv)
         snprintf(target, sizeof target, "%s/%s", argv[2], powercut_files[i]);
         if (s_undo(journal, target, &writes, &bytes, &torn) != 0 ||
             s_remove(argv[1], "", powercut_files[i], ".undo") != 0 ||
-            s_remove(argv[1], "cut.", powercut_files[i], "") != 0)
+            s_remove(argv[1], "cut.", powercut_files[i], "") != 0 ||
+            s_remove(argv[1], "fired.", powercut_files[i], "") != 0)
             return 1;
         used += (size_t)snprintf(line + used, sizeof line - used, " %s %zu writes (%zu bytes)%s undone;",
                                  powercut_files[i], writes, bytes,

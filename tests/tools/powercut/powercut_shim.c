@@ -14,8 +14,11 @@
  *                                   window between a write and its sync
  *
  * The cut itself: once MOUX_POWERCUT_DIR/cut.<file> exists, the next sync
- * of that file with writes to lose kills the process (SIGKILL) after the
- * delay, instead of syncing: the cut lands where something is unsynced.
+ * of that file with something to lose (for the WAL, a whole commit; for
+ * the database, any write) renames it fired.<file> and kills the process
+ * (SIGKILL) after the delay, instead of syncing: the cut lands where a
+ * commit is written and not synced, and the test can tell it from any
+ * other death.
  *
  * Without the first two variables it only passes calls through. A write and
  * its record, and a sync and the emptying of the journal, each happen under
@@ -68,8 +71,10 @@ static long s_delay_ms;
 static char s_path[POWERCUT_NFILES][PATH_MAX]; /* tracked, resolved */
 static char s_journal[POWERCUT_NFILES][PATH_MAX];
 static char s_cut[POWERCUT_NFILES][PATH_MAX];
+static char s_fired[POWERCUT_NFILES][PATH_MAX];
 static int s_jfd[POWERCUT_NFILES];
 static unsigned long s_pending[POWERCUT_NFILES]; /* records since the last sync */
+static int s_commit_pending[POWERCUT_NFILES]; /* a WAL commit frame written, not synced */
 static unsigned char s_fd_file[FD_SLOTS]; /* 0: untracked; else file index + 1 */
 
 static void s_die(const char *what, const char *detail)
@@ -106,8 +111,10 @@ static void s_init(void)
         int a = snprintf(s_path[i], sizeof s_path[i], "%s/%s", real, powercut_files[i]);
         int b = snprintf(s_journal[i], sizeof s_journal[i], "%s/%s.undo", jdir, powercut_files[i]);
         int c = snprintf(s_cut[i], sizeof s_cut[i], "%s/cut.%s", jdir, powercut_files[i]);
-        if (a < 0 || b < 0 || c < 0 || (size_t)a >= sizeof s_path[i] ||
-            (size_t)b >= sizeof s_journal[i] || (size_t)c >= sizeof s_cut[i])
+        int d = snprintf(s_fired[i], sizeof s_fired[i], "%s/fired.%s", jdir, powercut_files[i]);
+        if (a < 0 || b < 0 || c < 0 || d < 0 || (size_t)a >= sizeof s_path[i] ||
+            (size_t)b >= sizeof s_journal[i] || (size_t)c >= sizeof s_cut[i] ||
+            (size_t)d >= sizeof s_fired[i])
             s_die("path too long", jdir);
         s_jfd[i] = -1;
     }
@@ -200,6 +207,14 @@ static void s_record(int fd, int f, off_t off, off_t end)
     free(old);
 }
 
+/* SQLite writes each WAL frame's 24-byte header on its own; bytes 4-7 (the
+ * database size after a commit) are not zero in a commit's last frame. */
+static int s_commit_frame(int f, const void *buf, size_t n)
+{
+    const unsigned char *h = buf;
+    return strcmp(powercut_files[f], "store.db-wal") == 0 && n == 24 && (h[4] | h[5] | h[6] | h[7]);
+}
+
 static ssize_t s_pwrite(ssize_t (*real)(int, const void *, size_t, off_t), int fd,
                         const void *buf, size_t n, off_t off)
 {
@@ -209,6 +224,8 @@ static ssize_t s_pwrite(ssize_t (*real)(int, const void *, size_t, off_t), int f
     pthread_mutex_lock(&s_lock);
     s_record(fd, f, off, off + (off_t)n);
     ssize_t rc = real(fd, buf, n, off);
+    if (s_commit_frame(f, buf, n))
+        s_commit_pending[f] = 1;
     pthread_mutex_unlock(&s_lock);
     return rc;
 }
@@ -269,6 +286,7 @@ static void s_synced(int f)
     if (s_jfd[f] >= 0 && r_ftruncate(s_jfd[f], 0) != 0)
         s_die(s_journal[f], strerror(errno));
     s_pending[f] = 0;
+    s_commit_pending[f] = 0;
 }
 
 static int s_sync(int (*real)(int), int fd)
@@ -282,8 +300,13 @@ static int s_sync(int (*real)(int), int fd)
             ;
     }
     pthread_mutex_lock(&s_lock);
-    if (s_pending[f] > 0 && access(s_cut[f], F_OK) == 0)
+    int armed = strcmp(powercut_files[f], "store.db-wal") == 0 ? s_commit_pending[f]
+                                                                 : s_pending[f] > 0;
+    if (armed && rename(s_cut[f], s_fired[f]) == 0) {
         kill(getpid(), SIGKILL); /* the power fails before this sync */
+        for (;;)
+            pause();
+    }
     int rc = real(fd);
     if (rc == 0)
         s_synced(f);
