@@ -125,7 +125,8 @@ release() { echo "$1" > "$WORK/cuts.new" && mv "$WORK/cuts.new" "$WORK/cuts"; }
 lost_acked() {
     sq "$SD/store.db" "select type || '|' || value from indicator where from_pid is null" \
         | LC_ALL=C sort > "$WORK/held"
-    cat "$WORK"/acked.d/* 2>/dev/null | LC_ALL=C sort -u | LC_ALL=C comm -23 - "$WORK/held" | wc -l
+    { cat "$WORK"/acked.d/* 2>/dev/null || true; } | LC_ALL=C sort -u \
+        | LC_ALL=C comm -23 - "$WORK/held" | wc -l
 }
 lost_withdrawn() {
     sq "$SD/store.db" "select type || '|' || value from indicator where from_pid is null
