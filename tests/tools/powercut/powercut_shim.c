@@ -87,19 +87,11 @@ static void s_die(const char *what, const char *detail)
  * open a file before ours runs), and the settings. */
 static void s_init(void)
 {
-    r_open = dlsym(RTLD_NEXT, "open");
-    r_open64 = dlsym(RTLD_NEXT, "open64");
-    r_openat = dlsym(RTLD_NEXT, "openat");
-    r_openat64 = dlsym(RTLD_NEXT, "openat64");
-    r_close = dlsym(RTLD_NEXT, "close");
-    r_write = dlsym(RTLD_NEXT, "write");
-    r_pwrite = dlsym(RTLD_NEXT, "pwrite");
-    r_pwrite64 = dlsym(RTLD_NEXT, "pwrite64");
-    r_ftruncate = dlsym(RTLD_NEXT, "ftruncate");
-    r_ftruncate64 = dlsym(RTLD_NEXT, "ftruncate64");
-    r_fsync = dlsym(RTLD_NEXT, "fsync");
-    r_fdatasync = dlsym(RTLD_NEXT, "fdatasync");
-    r_unlink = dlsym(RTLD_NEXT, "unlink");
+#define REAL(name) (r_##name = dlsym(RTLD_NEXT, #name))
+    REAL(open), REAL(open64), REAL(openat), REAL(openat64), REAL(close), REAL(write);
+    REAL(pwrite), REAL(pwrite64), REAL(ftruncate), REAL(ftruncate64);
+    REAL(fsync), REAL(fdatasync), REAL(unlink);
+#undef REAL
     const char *node = getenv("MOUX_POWERCUT_NODE"), *dir = getenv("MOUX_POWERCUT_DIR");
     const char *delay = getenv("MOUX_POWERCUT_SYNC_DELAY_MS");
     char real[PATH_MAX], jdir[PATH_MAX];
