@@ -405,7 +405,8 @@ static int s_answer_duplicate(s_ctx_t *c, const Moux__BatchHeader *h)
 
 /* Decrypts and verifies with the keys the header named. The link keeps the
  * batch key for the usual pair (the partner's current key, ours as it knows
- * us); a batch from another pair (a rotation in progress) derives its own. */
+ * us); a batch from another pair (a rotation in progress) derives its own.
+ * *reason is set only on failure: the caller refuses whenever it is set. */
 static int s_open(s_ctx_t *c, const Moux__Envelope *env, uint8_t **payload, size_t *plen,
                   envelope_proof_t *proof, const char **reason)
 {
@@ -415,10 +416,11 @@ static int s_open(s_ctx_t *c, const Moux__Envelope *env, uint8_t **payload, size
                              reason);
     unsigned char *tx = sodium_malloc(BATCH_KEY_BYTES), *rx = sodium_malloc(BATCH_KEY_BYTES);
     int rc = -1;
-    *reason = REASON_BAD_CIPHERTEXT;
     if (tx && rx &&
         envelope_derive_keys(c->ours->enc_sk, c->ours->enc_pk, c->key->enc_pk, tx, rx) == 0)
         rc = envelope_open(env, rx, c->key->sign_pk, payload, plen, proof, reason);
+    else
+        *reason = REASON_BAD_CIPHERTEXT;
     sodium_free(tx);
     sodium_free(rx);
     return rc;

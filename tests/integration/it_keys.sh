@@ -47,6 +47,22 @@ refused=$(sqlite3 "$B/store.db" "select count(*) from event where kind in ('batc
     || fail "us.cisa does not keep both of vn.ais's keys"
 note "rotation: $N items, each once, none refused; us.cisa keeps serial 1 with its retirement time"
 
+# A batch sealed with vn.ais's previous key set (serial 1, in its overlap),
+# as one sent just before the rotation and read just after: taken. The
+# transport key is the current one (the old one is no longer connected);
+# the MOU is vn.ais's, from a copy of its store.
+mkdir -p "$WORK/forger/keys"
+cp "$A/moux.conf" "$WORK/forger/"
+sqlite3 "$A/store.db" ".backup '$WORK/forger/store.db'"
+cp "$A"/retired/1/keys/{sign,enc}.{pub,sec} "$WORK/forger/keys/"
+cp "$A"/keys/curve.{pub,sec} "$WORK/forger/keys/"
+seq=$(( $(sqlite3 "$A/store.db" "select tx_seq_reserved from partner") + 1 ))
+out=$("$HOSTILE" --timeout-ms 20000 --as "$WORK/forger" --to "$B" --seq "$seq" --value 198.51.100.98 valid)
+jq -e '.receipt == true and .status == "ok"' <<<"$out" >/dev/null \
+    || fail "a batch under vn.ais's previous keys, in the overlap, was not taken: $out"
+[ "$(count_where "$B" '.value=="198.51.100.98"')" = 1 ] || fail "the previous keys' item not stored"
+note "a batch under the previous keys during the overlap: taken"
+
 # A node restarts without its root key at hand.
 "$CLUSTER" stop "$WORK" vn.ais
 "$CLUSTER" start "$WORK" vn.ais
@@ -72,10 +88,6 @@ grep -q "REVOCATION-RECEIVED: partner vn.ais" "$B/mouxd.log" || fail "revocation
 
 # A batch signed with the revoked key, over a transport key that is still
 # good: refused, with the reason in the receipt, the log and the events.
-mkdir -p "$WORK/forger/keys"
-cp "$A/moux.conf" "$WORK/forger/"
-cp "$A"/retired/1/keys/{sign,enc}.{pub,sec} "$WORK/forger/keys/"
-cp "$A"/keys/curve.{pub,sec} "$WORK/forger/keys/"
 out=$("$HOSTILE" --timeout-ms 20000 --as "$WORK/forger" --to "$B" --seq 900000 --value 198.51.100.99 valid)
 jq -e '.receipt == true and .status == "refused" and .reason == "revoked-key"' <<<"$out" >/dev/null \
     || fail "batch signed with the revoked key not refused as revoked-key: $out"
