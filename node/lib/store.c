@@ -861,6 +861,19 @@ int store_own_key_retire(store_t *self, uint64_t serial, uint64_t when_ms)
                       serial, when_ms);
 }
 
+int store_own_key_retired_ms(store_t *self, uint64_t serial, uint64_t *when_ms)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, "SELECT retired_ms FROM own_key WHERE serial = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)serial);
+    int rc = sqlite3_step(st);
+    *when_ms = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 
 static void s_fill_partner(sqlite3_stmt *st, void *elem)
 {

@@ -132,8 +132,14 @@ static void s_load_prev(daemon_t *d)
         log_warn("KEYS-PREVIOUS", "%s", err);
         return;
     }
-    d->prev_until_ms = (uint64_t)st.st_mtime * 1000u +
-                       (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
+    /* The overlap runs from the retirement, on record in the store (the key
+     * files are as old as the keys). Without the record (a crash between
+     * the renames and the store's update), the retired directory's time:
+     * it was made at the retirement. */
+    uint64_t retired = 0;
+    if (store_own_key_retired_ms(d->store, best, &retired) != 0 || retired == 0)
+        retired = stat(base, &st) == 0 ? (uint64_t)st.st_mtime * 1000u : now_ms();
+    d->prev_until_ms = retired + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
 }
 
 int keys_start(daemon_t *d, char *err, size_t errlen)
@@ -409,7 +415,10 @@ static const char *s_take_cert(daemon_t *d, link_t *link, const Moux__NodeCert *
         why = "revoked-certificate";
     else if (c.serial > p->cert_serial) {
         uint64_t overlap = (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
-        if (store_partner_key_add(d->store, p->pid, &c, raw, len, overlap) != 0)
+        /* Refreshed at once: frames read before the rebuild may already be
+         * under the new certificate (a renewal's first batch, say). */
+        if (store_partner_key_add(d->store, p->pid, &c, raw, len, overlap) != 0 ||
+            link_refresh(link) != 0)
             why = REASON_STORE_FAILED;
         else {
             *serial = c.serial;

@@ -987,8 +987,7 @@ static void s_on_key_ack(link_t *self, const Moux__KeyUpdateAck *ack)
         snprintf(self->last_error, sizeof self->last_error,
                  "partner refused our certificate or revocation list: %s", reason);
         log_warn("KEYS-REFUSED-BY-PARTNER", "partner %s: %s", self->p.agency, reason);
-        return;
-    }
+    } /* the serial it names is still the one it holds (our list alone may be refused) */
     if (ack->serial <= self->p.acked_serial)
         return;
     self->p.acked_serial = ack->serial;

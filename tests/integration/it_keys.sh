@@ -63,10 +63,15 @@ jq -e '.receipt == true and .status == "ok"' <<<"$out" >/dev/null \
 [ "$(count_where "$B" '.value=="198.51.100.98"')" = 1 ] || fail "the previous keys' item not stored"
 note "a batch under the previous keys during the overlap: taken"
 
-# A node restarts without its root key at hand.
+# A node restarts without its root key at hand. Its previous keys were
+# made long before the rotation (their files say so): the overlap still
+# runs from the rotation, so they are kept for partners that missed it.
 "$CLUSTER" stop "$WORK" vn.ais
+touch -d '30 days ago' "$A"/retired/1/keys/*
 "$CLUSTER" start "$WORK" vn.ais
-note "vn.ais restarted with its root key offline"
+! grep -q "KEYS-OVERLAP-END" "$A/mouxd.log" || fail "the overlap ended at the restart"
+[ -e "$A/retired/1/keys/sign.sec" ] || fail "the previous secret keys were deleted at the restart"
+note "vn.ais restarted with its root key offline; the previous keys' overlap goes on"
 
 # Emergency revocation of the old key. Revoking the one vn.ais speaks with
 # now (serial 2) is refused without --force, and nothing is signed.
@@ -115,8 +120,16 @@ cp "$WORK/list1" "$A/keys/revocations.list"
 replay_refused() { [ "$(sqlite3 "$B/store.db" "select count(*) from event where reason='revocation-list-older'")" -ge 1 ]; }
 wait_for 15 "the replayed list 1 to be refused" replay_refused
 [ "$(sqlite3 "$B/store.db" "select rev_number from partner")" = 2 ] || fail "list 1 replaced list 2"
-cp "$WORK/list2" "$A/keys/revocations.list"
 note "an older revocation list replayed over a newer one: refused (revocation-list-older)"
+
+# A renewal announced with that older list: us.cisa refuses the list but
+# takes the certificate, and vn.ais records that it holds it.
+"$MOUX" keys certify -d "$A" --root "$WORK/vn.ais.root" >/dev/null
+renewed=$("$MOUX" keys show -d "$A" --json | jq '.certificate.serial')
+holds() { "$MOUX" status -d "$A" --json | jq -e ".partners[0].holds_our_serial == $renewed"; }
+wait_for 15 "vn.ais to record that us.cisa holds serial $renewed (list refused)" holds
+cp "$WORK/list2" "$A/keys/revocations.list"
+note "a renewal whose list is refused: the certificate counts as held (serial $renewed)"
 
 # Traffic with the current key still flows.
 "$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.250 >/dev/null
@@ -140,6 +153,8 @@ grep -q "CERT-INVALID" "$A/mouxd.log" || fail "the refusal to send is not logged
 "$MOUX" keys certify -d "$A" --root "$WORK/vn.ais.root" >/dev/null
 resumed() { [ "$(count_where "$B" '.value=="203.0.113.251"')" = 1 ]; }
 wait_for 15 "delivery after the renewal" resumed
+expired_refusals=$(sqlite3 "$B/store.db" "select count(*) from event where reason='certificate-expired'")
+[ "$expired_refusals" = 0 ] || fail "us.cisa refused $expired_refusals batch(es) as certificate-expired after the renewal"
 note "expiry: nothing sent under an expired certificate; renewed, delivery resumed"
 
 # A compromised current key is revoked at once with --force: the node's own
