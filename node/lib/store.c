@@ -861,13 +861,15 @@ int store_own_key_retire(store_t *self, uint64_t serial, uint64_t when_ms)
                       serial, when_ms);
 }
 
-int store_own_key_retired_ms(store_t *self, uint64_t serial, uint64_t *when_ms)
+int store_own_key_retired_ms(store_t *self, uint64_t serial, const unsigned char sign_pk[32],
+                             uint64_t *when_ms)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(self->db, "SELECT retired_ms FROM own_key WHERE serial = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(self->db, "SELECT retired_ms FROM own_key WHERE serial = ?1"
+                           " AND sign_pk = ?2", -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)serial);
+    sqlite3_bind_blob(st, 2, sign_pk, 32, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     *when_ms = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);

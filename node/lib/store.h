@@ -122,9 +122,10 @@ int store_partner_revocations(store_t *self, int64_t pid, const revlist_t *l,
 /* ---- our own key history ---- */
 int store_own_key_put(store_t *self, const cert_t *c, const uint8_t *cert, size_t len);
 int store_own_key_retire(store_t *self, uint64_t serial, uint64_t when_ms);
-/* When the key set certified by `serial` was retired; 0 if it was not, or
- * is not on record. */
-int store_own_key_retired_ms(store_t *self, uint64_t serial, uint64_t *when_ms);
+/* When our key set certified by `serial` with this signing key was retired;
+ * 0 if it was not, or is not on record. */
+int store_own_key_retired_ms(store_t *self, uint64_t serial, const unsigned char sign_pk[32],
+                             uint64_t *when_ms);
 /* The lowest serial that certified this signing key (renewals keep keys). */
 int store_own_key_first_serial(store_t *self, const unsigned char sign_pk[32], uint64_t *serial);
 

@@ -103,42 +103,57 @@ static identity_t *s_load_next(daemon_t *d, char *err, size_t errlen)
     return next;
 }
 
-/* The most recent retired key set whose secrets are still on disk, if its
- * overlap is not over: partners that missed the rotation still know it. */
+/* A retired key set's directory name: <serial> or <serial>.<n>. */
+static int s_retired_name(const char *name)
+{
+    size_t digits = strspn(name, "0123456789");
+    if (digits == 0 || strlen(name) > 48)
+        return 0;
+    if (name[digits] == '\0')
+        return 1;
+    return name[digits] == '.' && name[digits + 1] &&
+           name[digits + 1 + strspn(name + digits + 1, "0123456789")] == '\0';
+}
+
+/* The most recently retired key set whose secrets are still on disk, if its
+ * overlap is not over: partners that missed the rotation still know it.
+ * Each retired directory was made at its retirement, so the newest is it. */
 static void s_load_prev(daemon_t *d)
 {
-    char base[PATH_MAX_MOUX + 64], err[512];
+    char base[PATH_MAX_MOUX + 16], path[PATH_MAX_MOUX + 16 + 256 + 16], err[512];
     s_path(d, "retired", base, sizeof base);
     DIR *dir = opendir(base);
-    unsigned long long best = 0;
+    time_t newest = 0;
+    struct stat st;
     for (struct dirent *e; dir && (e = readdir(dir));) {
-        char *end = NULL;
-        unsigned long long serial = strtoull(e->d_name, &end, 10);
-        if (*end == '\0' && serial > best && serial < d->id->cert.serial)
-            best = serial;
+        if (!s_retired_name(e->d_name))
+            continue;
+        snprintf(path, sizeof path, "%s/%s/keys/sign.sec", base, e->d_name);
+        if (stat(path, &st) != 0)
+            continue; /* its overlap ended earlier: secrets already deleted */
+        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
+        if (stat(path, &st) == 0 && st.st_mtime >= newest) {
+            newest = st.st_mtime;
+            str_copy(d->prev_dir, sizeof d->prev_dir, path);
+        }
     }
     if (dir)
         closedir(dir);
-    if (!best)
+    if (!newest)
         return;
-    snprintf(base, sizeof base, "%s/retired/%llu", d->cfg.dir, best);
-    struct stat st;
-    char marker[PATH_MAX_MOUX + 80];
-    snprintf(marker, sizeof marker, "%s/keys/sign.sec", base);
-    if (stat(marker, &st) != 0)
-        return; /* overlap ended earlier: secrets already deleted */
-    d->prev = identity_load(base, &d->cfg, err, sizeof err);
+    d->prev = identity_load(d->prev_dir, &d->cfg, err, sizeof err);
     if (!d->prev) {
         log_warn("KEYS-PREVIOUS", "%s", err);
         return;
     }
-    /* The overlap runs from the retirement, on record in the store (the key
-     * files are as old as the keys). Without the record (a crash between
-     * the renames and the store's update), the retired directory's time:
-     * it was made at the retirement. */
+    /* The overlap runs from the retirement, on record in the store for this
+     * key set (the key files are as old as the keys); without the record (a
+     * crash between the renames and the store's update), from the retired
+     * directory's time. */
     uint64_t retired = 0;
-    if (store_own_key_retired_ms(d->store, best, &retired) != 0 || retired == 0)
-        retired = stat(base, &st) == 0 ? (uint64_t)st.st_mtime * 1000u : now_ms();
+    if (store_own_key_retired_ms(d->store, d->prev->cert.serial, d->prev->cert.sign_pk,
+                                 &retired) != 0 || retired == 0)
+        retired = (uint64_t)newest * 1000u;
     d->prev_until_ms = retired + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
 }
 
@@ -246,7 +261,7 @@ static int s_all_acked(const daemon_t *d)
 
 /* DIR/keys -> DIR/retired/<serial>/keys, DIR/next/keys -> DIR/keys. A
  * crash between the two renames is finished by keys_start. */
-static int s_install_on_disk(daemon_t *d, uint64_t old_serial)
+static int s_install_on_disk(daemon_t *d, uint64_t old_serial, char *moved_to, size_t moved_len)
 {
     char keys[PATH_MAX_MOUX + 16], next[PATH_MAX_MOUX + 16], nextdir[PATH_MAX_MOUX + 16];
     char retired[PATH_MAX_MOUX + 64], old[PATH_MAX_MOUX + 80];
@@ -264,6 +279,7 @@ static int s_install_on_disk(daemon_t *d, uint64_t old_serial)
             return -1;
         snprintf(old, sizeof old, "%s/%llu.%d", retired, (unsigned long long)old_serial, n);
     }
+    str_copy(moved_to, moved_len, old);
     strncat(old, "/keys", sizeof old - strlen(old) - 1);
     if (rename(keys, old) != 0 || rename(next, keys) != 0)
         return -1;
@@ -280,35 +296,37 @@ static int s_install_on_disk(daemon_t *d, uint64_t old_serial)
     return 0;
 }
 
-/* Deletes the secret halves of a retired key set; public keys and the
+/* Deletes the secret halves of the previous key set; public keys and the
  * certificate stay so what they signed stays verifiable. */
-static void s_wipe_secrets(const daemon_t *d, uint64_t serial)
+static void s_wipe_secrets(const daemon_t *d)
 {
     static const char *names[] = {"sign.sec", "enc.sec", "curve.sec"};
-    char path[PATH_MAX_MOUX + 96];
+    char path[sizeof d->prev_dir + 32];
     for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/retired/%llu/keys/%s", d->cfg.dir,
-                 (unsigned long long)serial, names[i]);
-        unlink(path);
+        snprintf(path, sizeof path, "%s/keys/%s", d->prev_dir, names[i]);
+        if (unlink(path) != 0 && errno != ENOENT)
+            log_error("KEYS-WIPE", "cannot delete %s: %s", path, strerror(errno));
     }
 }
 
 static void s_install(daemon_t *d)
 {
     identity_t *old = d->id;
-    if (s_install_on_disk(d, old->cert.serial) != 0) {
+    char moved[sizeof d->prev_dir];
+    if (s_install_on_disk(d, old->cert.serial, moved, sizeof moved) != 0) {
         log_error("KEYS-INSTALL", "cannot install the rotated keys: %s; still using serial %llu",
                   strerror(errno), (unsigned long long)old->cert.serial);
         identity_destroy(&d->pending);
         return;
     }
     if (d->prev) {
-        s_wipe_secrets(d, d->prev->cert.serial);
+        s_wipe_secrets(d);
         identity_destroy(&d->prev);
     }
     store_own_key_put(d->store, &d->pending->cert, d->pending->cert_raw, d->pending->cert_len);
     store_own_key_retire(d->store, old->cert.serial, now_ms());
     d->prev = old;
+    str_copy(d->prev_dir, sizeof d->prev_dir, moved);
     d->prev_until_ms = now_ms() + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
     d->id = d->pending;
     d->keys = d->id->keys;
@@ -330,7 +348,7 @@ void keys_tick(daemon_t *d)
     if (d->prev && now_ms() >= d->prev_until_ms) {
         log_info("KEYS-OVERLAP-END", "certificate serial %llu is retired; its secret keys are "
                  "deleted", (unsigned long long)d->prev->cert.serial);
-        s_wipe_secrets(d, d->prev->cert.serial);
+        s_wipe_secrets(d);
         identity_destroy(&d->prev);
         daemon_reload(d);
     }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Retired key sets: when the overlap ends, the previous secret keys are
+# deleted wherever the rotation put them (retired/<serial>.<n> when an
+# earlier key set, under an earlier root, already used that serial), and a
+# restart during the overlap finds them there and still ends it on time.
+source "$(dirname "$0")/lib.sh"
+A=$WORK/vn.ais B=$WORK/us.cisa
+"$MOUX" init -d "$A" --agency vn.ais --listen tcp://127.0.0.1:0 >/dev/null
+printf 'rotation_overlap_seconds = 10\n' >> "$A/moux.conf"
+"$CLUSTER" up "$WORK" vn.ais us.cisa >/dev/null
+
+# rotate SERIAL: retire the key set certified by SERIAL; waits until installed.
+rotate() {
+    local before; before=$(grep -c "KEYS-ROTATED" "$A/mouxd.log" || true)
+    "$MOUX" keys rotate -d "$A" --root "$WORK/vn.ais.root" >/dev/null
+    installed() { [ "$(grep -c "KEYS-ROTATED" "$A/mouxd.log")" -gt "$before" ]; }
+    wait_for 30 "the rotation from serial $1 to be installed" installed
+}
+# overlap_ended DIR: DIR's secret halves are gone, its public ones kept.
+overlap_ended() {
+    [ ! -e "$1/keys/sign.sec" ] && [ ! -e "$1/keys/enc.sec" ] && [ ! -e "$1/keys/curve.sec" ] &&
+        [ -e "$1/keys/sign.pub" ] && [ -e "$1/keys/node.cert" ]
+}
+delivered() { [ "$(count_where "$B" ".value==\"$1\"")" = 1 ]; }
+
+# Serial 1 is taken in retired/ already: the first rotation retires to 1.1.
+mkdir -p "$A/retired/1"
+rotate 1
+[ -e "$A/retired/1.1/keys/sign.sec" ] || fail "serial 1's keys are not in retired/1.1"
+"$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.1 >/dev/null
+wait_for 10 "delivery after the first rotation" 'delivered 203.0.113.1'
+wait_for 30 "the overlap of retired/1.1 to end" 'overlap_ended "$A/retired/1.1"'
+note "overlap over: retired/1.1's secret keys deleted, its public keys kept"
+
+# The second rotation retires to 2.1 as well; vn.ais restarts mid-overlap.
+mkdir -p "$A/retired/2"
+asked_at=$(date +%s) # the overlap cannot end before this + 10 s
+rotate 2
+[ -e "$A/retired/2.1/keys/sign.sec" ] || fail "serial 2's keys are not in retired/2.1"
+"$CLUSTER" stop "$WORK" vn.ais
+"$CLUSTER" start "$WORK" vn.ais
+[ -e "$A/retired/2.1/keys/sign.sec" ] || fail "the restart ended the overlap early"
+wait_for 30 "the overlap of retired/2.1 to end after the restart" 'overlap_ended "$A/retired/2.1"'
+[ $(( $(date +%s) - asked_at )) -ge 10 ] || fail "the overlap ended before its 10 s"
+"$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.2 >/dev/null
+wait_for 10 "delivery after the second rotation" 'delivered 203.0.113.2'
+note "restart mid-overlap: retired/2.1 found, its secrets deleted when the overlap ended"
