@@ -129,13 +129,22 @@ int daemon_reload(daemon_t *d)
     partner_t *ps = NULL;
     size_t n = 0;
     if (store_partners(d->store, &ps, &n) != 0) {
-        log_error("RELOAD", "cannot read partners: %s", store_errmsg(d->store));
+        if (!d->reload_at_ms)
+            log_error("RELOAD", "cannot read partners: %s; links closed until they can be read "
+                      "(tried every second)", store_errmsg(d->store));
+        /* Closed all the same: the caller may free the keys they speak with. */
+        s_drop_links(d);
+        d->reload_at_ms = mono_ms() + 1000;
         return -1;
     }
+    if (d->reload_at_ms)
+        log_info("RELOAD", "partners read again; links reopen");
+    d->reload_at_ms = 0;
     s_drop_links(d); /* in-flight batches are resent from the outbox */
     d->links = calloc(n ? n : 1, sizeof *d->links);
     if (!d->links) {
         free(ps);
+        d->reload_at_ms = mono_ms() + 1000;
         return -1;
     }
     d->unlinked = ps;
@@ -417,6 +426,8 @@ static void s_between_rounds(daemon_t *d)
 {
     if (d->want_router_restart)
         daemon_router_restart(d);
+    if (d->reload_at_ms && mono_ms() >= d->reload_at_ms)
+        daemon_reload(d);
     for (size_t i = 0; i < d->n_links; i++)
         if (link_wants_rebuild(d->links[i]))
             s_rebuild_link(d, i);

@@ -57,6 +57,7 @@ typedef struct {
     link_t **links;
     size_t n_links;
     int want_router_restart;  /* set by handlers, done between poll rounds */
+    uint64_t reload_at_ms;    /* a reload that could not read the partners: again then */
     partner_t *unlinked;      /* partners whose link failed to open: retried */
     size_t n_unlinked;
     uint64_t relink_at_ms;
