@@ -27,7 +27,7 @@ int cmd_mou(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_keys_rotate(int argc, char **argv);
 #define CMD_KEYS_ROTATE_USAGE \
-    "usage: moux keys rotate -d DIR --root ROOTKEY [--passphrase-file F] [--days N]"
+    "usage: moux keys rotate -d DIR --root ROOTKEY [--passphrase-file F] [--days N] [--force]"
 int cmd_pattern(int argc, char **argv);
 /* STIX 2.1 bundles (cmd_stix.c, docs/STIX.md): moux export --stix, and the
  * import behind moux publish --stix FILE (0, or 1 after saying why). */

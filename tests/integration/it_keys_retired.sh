@@ -3,6 +3,7 @@
 # deleted wherever the rotation put them (retired/<serial>.<n> when an
 # earlier key set, under an earlier root, already used that serial), and a
 # restart during the overlap finds them there and still ends it on time.
+# A rotation that would retire keys a partner still needs is refused.
 source "$(dirname "$0")/lib.sh"
 A=$WORK/vn.ais B=$WORK/us.cisa
 "$MOUX" init -d "$A" --agency vn.ais --listen tcp://127.0.0.1:0 >/dev/null
@@ -45,3 +46,21 @@ wait_for 30 "the overlap of retired/2.1 to end after the restart" 'overlap_ended
 "$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.2 >/dev/null
 wait_for 10 "delivery after the second rotation" 'delivered 203.0.113.2'
 note "restart mid-overlap: retired/2.1 found, its secrets deleted when the overlap ended"
+
+# Rotating again while a partner knows only the previous keys would retire
+# them: refused, naming the partner, until it holds the current ones.
+"$CLUSTER" stop "$WORK" us.cisa
+rotate 3 # installed at once: no partner connected to acknowledge
+if "$MOUX" keys rotate -d "$A" --root "$WORK/vn.ais.root" >/dev/null 2>"$WORK/rotate.err"; then
+    fail "a rotation while us.cisa knows only the previous keys was not refused"
+fi
+grep -q "refusing to rotate: us.cisa (holds serial 3) has not acknowledged our current keys (serial 4)" \
+    "$WORK/rotate.err" || fail "unexpected refusal: $(cat "$WORK/rotate.err")"
+[ ! -e "$A/next" ] || fail "a refused rotation left keys in next/"
+"$CLUSTER" start "$WORK" us.cisa
+caught_up() { "$MOUX" status -d "$A" --json | jq -e '.partners[0].holds_our_serial == 4'; }
+wait_for 15 "us.cisa to learn serial 4 over the link (previous keys)" caught_up
+rotate 4
+"$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.3 >/dev/null
+wait_for 10 "delivery after the third rotation" 'delivered 203.0.113.3'
+note "rotation refused while us.cisa knew only the previous keys: $(head -c 90 "$WORK/rotate.err")..."
