@@ -2,10 +2,12 @@
 #include "keyfile.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void s_path(char *out, size_t cap, const char *base, const char *name)
@@ -148,4 +150,46 @@ int identity_certify(const char *base, const config_t *cfg, const nodekeys_t *ke
     if (rc == 0 && out)
         *out = c;
     return rc;
+}
+
+/* A retired key set's directory name: <serial> or <serial>.<n>. */
+static int s_retired_name(const char *name)
+{
+    size_t digits = strspn(name, "0123456789");
+    if (digits == 0 || strlen(name) > 48)
+        return 0;
+    if (name[digits] == '\0')
+        return 1;
+    return name[digits] == '.' && name[digits + 1] &&
+           name[digits + 1 + strspn(name + digits + 1, "0123456789")] == '\0';
+}
+
+int identity_retired_newest(const char *dir, char *out, size_t outlen, uint64_t *retired_ms)
+{
+    char base[PATH_MAX_MOUX + 16], path[PATH_MAX_MOUX + 16 + 256 + 16];
+    snprintf(base, sizeof base, "%s/retired", dir);
+    DIR *d = opendir(base);
+    uint64_t newest_ns = 0;
+    int found = 0;
+    struct stat st;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!s_retired_name(e->d_name))
+            continue;
+        snprintf(path, sizeof path, "%s/%s/keys/sign.sec", base, e->d_name);
+        if (stat(path, &st) != 0)
+            continue; /* its overlap ended: secrets already deleted */
+        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
+        if (stat(path, &st) != 0)
+            continue;
+        uint64_t ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+        if (!found || ns > newest_ns) {
+            found = 1;
+            newest_ns = ns;
+            str_copy(out, outlen, path);
+        }
+    }
+    if (d)
+        closedir(d);
+    *retired_ms = newest_ns / 1000000u;
+    return found;
 }

@@ -34,4 +34,10 @@ int identity_certify(const char *base, const config_t *cfg, const nodekeys_t *ke
                      const rootkey_t *root, uint64_t not_after_ms, uint64_t serial,
                      cert_t *out, char *err, size_t errlen);
 
+/* The most recently retired key set of node DIR whose secret keys are
+ * still there (its rotation overlap is on): DIR/retired/<serial>[.<n>] into
+ * out, and in *retired_ms when that directory was made (at the retirement).
+ * 1 if there is one, 0 if not. */
+int identity_retired_newest(const char *dir, char *out, size_t outlen, uint64_t *retired_ms);
+
 #endif

@@ -4,7 +4,6 @@
 #include "store.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -12,32 +11,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* 1 if a retired key set still has its secret keys: its overlap is on. */
-static int s_overlap_on(const char *dir)
-{
-    char base[PATH_MAX_MOUX + 16], path[PATH_MAX_MOUX + 16 + 256 + 16];
-    snprintf(base, sizeof base, "%s/retired", dir);
-    DIR *d = opendir(base);
-    int on = 0;
-    struct stat st;
-    for (struct dirent *e; d && !on && (e = readdir(d));) {
-        snprintf(path, sizeof path, "%s/%s/keys/sign.sec", base, e->d_name);
-        on = e->d_name[0] != '.' && stat(path, &st) == 0;
-    }
-    if (d)
-        closedir(d);
-    return on;
-}
-
 /* Rotating again while a partner knows only our previous keys retires the
  * keys it knows: the node would speak to it with keys it never learnt, so
  * it could not learn the new ones either (KEYS.md 7.2). Refused, naming
  * those partners, unless --force. */
 static int s_guard_lagging(const char *dir, const identity_t *id)
 {
-    if (!s_overlap_on(dir))
-        return 0;
-    char err[512], names[512] = "";
+    char err[512], names[512] = "", prev[PATH_MAX_MOUX + 80];
+    uint64_t retired_ms = 0;
+    if (!identity_retired_newest(dir, prev, sizeof prev, &retired_ms))
+        return 0; /* no overlap on: every partner knows the current keys or none */
     store_t *st = store_open(dir, STORE_RO, err, sizeof err);
     if (!st)
         return cli_fail("%s (read to check that no partner is cut off; --force skips it)", err);

@@ -22,7 +22,6 @@
 #include "reason.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,43 +102,14 @@ static identity_t *s_load_next(daemon_t *d, char *err, size_t errlen)
     return next;
 }
 
-/* A retired key set's directory name: <serial> or <serial>.<n>. */
-static int s_retired_name(const char *name)
-{
-    size_t digits = strspn(name, "0123456789");
-    if (digits == 0 || strlen(name) > 48)
-        return 0;
-    if (name[digits] == '\0')
-        return 1;
-    return name[digits] == '.' && name[digits + 1] &&
-           name[digits + 1 + strspn(name + digits + 1, "0123456789")] == '\0';
-}
-
 /* The most recently retired key set whose secrets are still on disk, if its
  * overlap is not over: partners that missed the rotation still know it.
  * Each retired directory was made at its retirement, so the newest is it. */
 static void s_load_prev(daemon_t *d)
 {
-    char base[PATH_MAX_MOUX + 16], path[PATH_MAX_MOUX + 16 + 256 + 16], err[512];
-    s_path(d, "retired", base, sizeof base);
-    DIR *dir = opendir(base);
-    time_t newest = 0;
-    struct stat st;
-    for (struct dirent *e; dir && (e = readdir(dir));) {
-        if (!s_retired_name(e->d_name))
-            continue;
-        snprintf(path, sizeof path, "%s/%s/keys/sign.sec", base, e->d_name);
-        if (stat(path, &st) != 0)
-            continue; /* its overlap ended earlier: secrets already deleted */
-        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
-        if (stat(path, &st) == 0 && st.st_mtime >= newest) {
-            newest = st.st_mtime;
-            str_copy(d->prev_dir, sizeof d->prev_dir, path);
-        }
-    }
-    if (dir)
-        closedir(dir);
-    if (!newest)
+    char err[512];
+    uint64_t made_ms = 0;
+    if (!identity_retired_newest(d->cfg.dir, d->prev_dir, sizeof d->prev_dir, &made_ms))
         return;
     d->prev = identity_load(d->prev_dir, &d->cfg, err, sizeof err);
     if (!d->prev) {
@@ -153,7 +123,7 @@ static void s_load_prev(daemon_t *d)
     uint64_t retired = 0;
     if (store_own_key_retired_ms(d->store, d->prev->cert.serial, d->prev->cert.sign_pk,
                                  &retired) != 0 || retired == 0)
-        retired = (uint64_t)newest * 1000u;
+        retired = made_ms;
     d->prev_until_ms = retired + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
 }
 
