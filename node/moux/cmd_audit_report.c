@@ -235,6 +235,7 @@ static const s_kind_t s_kinds[] = {
     {"key-update-refused", CAT_KEY, NULL, 0},
     {"checkpoint-inconsistent", CAT_CHECKPOINT, NULL, 0},
     {"checkpoint-refused-by-partner", CAT_CHECKPOINT, NULL, 0},
+    {"checkpoint-ack-refused", CAT_CHECKPOINT, NULL, 0},
 };
 
 /* Kinds this report does not know are listed with the events: as key

@@ -1050,6 +1050,20 @@ out:
     free(proof);
 }
 
+/* A countersignature by a key of the partner's that we accept now: it
+ * signs with the key it speaks to us with, which during a rotation may be
+ * its previous one, or a new one taken before this link is rebuilt. */
+static int s_countersig_ok(const link_t *self, const uint8_t *raw, size_t len,
+                           const uint8_t sig[64])
+{
+    uint64_t now = now_ms();
+    for (size_t i = 0; i < self->n_pkeys; i++)
+        if (!s_key_unusable(&self->pkeys[i], now) &&
+            checkpoint_countersig_verify(raw, len, self->pkeys[i].sign_pk, sig) == 0)
+            return 1;
+    return 0;
+}
+
 /* The partner's answer to our checkpoint: its countersignature, kept as
  * proof that it witnessed this size; or why not. */
 static void s_on_checkpoint_ack(link_t *self, const Moux__CheckpointAck *ack)
@@ -1080,7 +1094,7 @@ static void s_on_checkpoint_ack(link_t *self, const Moux__CheckpointAck *ack)
     if (ack->countersignature.len == 64 &&
         store_checkpoint_latest(st, ack->witnessed_size, &size, root, &raw, &len) == 1 &&
         size == ack->witnessed_size &&
-        checkpoint_countersig_verify(raw, len, self->p.sign_pk, ack->countersignature.data) == 0) {
+        s_countersig_ok(self, raw, len, ack->countersignature.data)) {
         self->witnessed_size = size;
         if (store_countersig_put(st, size, self->p.agency, ack->countersignature.data, 64) != 0)
             log_error("STORE-FAILED", "partner %s: %s", self->p.agency, store_errmsg(st));
@@ -1090,6 +1104,8 @@ static void s_on_checkpoint_ack(link_t *self, const Moux__CheckpointAck *ack)
     } else {
         log_warn("CHECKPOINT-ACK-REFUSED", "partner %s: countersignature does not verify",
                  self->p.agency);
+        store_event(st, "checkpoint-ack-refused", self->p.agency, NULL,
+                    "countersignature does not verify", NULL);
     }
     free(raw);
 }

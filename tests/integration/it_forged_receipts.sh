@@ -4,7 +4,8 @@
 # node directory, takes its place: it answers vn.ais's batches with receipts
 # signed by us.cisa's key but naming another sequence, another batch hash,
 # the wrong agencies, other item versions, an unknown signing key, a broken
-# signature, or replaying a good one. vn.ais must refuse each
+# signature, or replaying a good one, and countersigns vn.ais's checkpoint
+# with a key that is not us.cisa's. vn.ais must refuse each
 # (RECEIPT-REFUSED, with the reason, and a receipt-refused event) and keep
 # the items queued until a valid receipt takes them; at the end the real
 # us.cisa gets what is published next.
@@ -51,6 +52,20 @@ wait_for 5 "the replayed receipt refused" \
     "[ \$(refusals 'receipt for no batch we sent recently') -gt $before ]"
 wait_for 5 "the replay recorded" "[ \$(events 'receipt for no batch we sent recently') -ge 1 ]"
 note "replay: the first receipt applied ($(jq -c . <<<"$out")), the second refused"
+
+# A checkpoint countersigned by a key that is not us.cisa's: refused and
+# recorded, and no countersignature is kept from it.
+"$MOUX" publish -d "$S" --type ipv4-addr --value 203.0.113.9 --tlp green >/dev/null
+countersigs() { sqlite3 "$S/store.db" "select count(*) from countersig where partner = 'us.cisa'"; }
+kept=$(countersigs)
+out=$("$RECEIVER" --as "$WORK/us.cisa" --from "$S" --timeout-ms 20000 forged-countersignature \
+    2>>"$WORK/receiver.log") || fail "mouxreceiver forged-countersignature got no batch (see receiver.log)"
+jq -e '.offers >= 1' <<<"$out" >/dev/null || fail "no checkpoint offer came: $out"
+wait_for 5 "CHECKPOINT-ACK-REFUSED" 'grep -q "CHECKPOINT-ACK-REFUSED: partner us.cisa" "$S/mouxd.log"'
+[ "$(sqlite3 "$S/store.db" "select count(*) from event where kind = 'checkpoint-ack-refused' and partner = 'us.cisa'")" -ge 1 ] \
+    || fail "the refused countersignature is not recorded"
+[ "$(countersigs)" = "$kept" ] || fail "a forged countersignature was kept"
+note "forged countersignature: refused, recorded, not kept"
 
 # The real us.cisa holds everything the forgeries did not take.
 "$MOUX" publish -d "$S" --type ipv4-addr --value 203.0.113.8 --tlp green >/dev/null

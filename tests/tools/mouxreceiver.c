@@ -19,7 +19,11 @@
  * again: the second is a replay), slow (a slow but honest partner: valid
  * receipts for the first K batches, in order, each sent H ms after the one
  * before (the first H ms after its batch came); prints the batches answered
- * and their items). */
+ * and their items), forged-countersignature (valid receipts; the sender's
+ * checkpoint offers are answered as witnessed, countersigned by a key that
+ * is not the partner's: the sender must refuse it, CHECKPOINT-ACK-REFUSED;
+ * prints how many offers were answered). */
+#include "checkpoint.h"
 #include "config.h"
 #include "envelope.h"
 #include "keyid.h"
@@ -42,7 +46,8 @@
 
 static const char *s_modes[] = {"valid",        "other-sequence", "other-hash",
                                 "flip-signature", "other-agency", "results-mismatch",
-                                "unknown-key",  "replay",         "slow"};
+                                "unknown-key",  "replay",         "slow",
+                                "forged-countersignature"};
 #define N_MODES (sizeof s_modes / sizeof s_modes[0])
 
 /* An answer the slow mode holds back: its route and receipt frame. */
@@ -56,7 +61,7 @@ typedef struct {
     const char *as_dir, *from_dir, *mode;
     long timeout_ms, hold_ms, batches;
     s_held_t *held; /* slow mode: answers not yet sent, in arrival order */
-    long n_held, n_answered, items;
+    long n_held, n_answered, items, offers;
     config_t self, sender;
     nodekeys_t *keys;
     unsigned char sender_sign_pk[32], sender_enc_pk[32];
@@ -129,6 +134,19 @@ static int s_send(s_ctx_t *c, zmq_msg_t *route, const uint8_t *frame, size_t len
     return rc ? s_err("cannot send", zmq_strerror(zmq_errno())) : 0;
 }
 
+static int s_send_frame(s_ctx_t *c, zmq_msg_t *route, const Moux__Frame *f)
+{
+    size_t len = moux__frame__get_packed_size(f);
+    uint8_t *buf = malloc(len);
+    int rc = -1;
+    if (buf) {
+        moux__frame__pack(f, buf);
+        rc = s_send(c, route, buf, len);
+    }
+    free(buf);
+    return rc;
+}
+
 /* A key update is answered as the partner's node would accept it. */
 static int s_on_key_update(s_ctx_t *c, zmq_msg_t *route, const Moux__KeyUpdate *ku)
 {
@@ -140,17 +158,41 @@ static int s_on_key_update(s_ctx_t *c, zmq_msg_t *route, const Moux__KeyUpdate *
     Moux__Frame f = MOUX__FRAME__INIT;
     f.kind_case = MOUX__FRAME__KIND_KEY_UPDATE_ACK;
     f.key_update_ack = &ack;
-    size_t len = moux__frame__get_packed_size(&f);
-    uint8_t *buf = malloc(len);
-    int rc = -1;
-    if (buf) {
-        moux__frame__pack(&f, buf);
-        rc = s_send(c, route, buf, len);
-    }
-    free(buf);
+    int rc = s_send_frame(c, route, &f);
     if (cb)
         moux__node_cert_body__free_unpacked(cb, NULL);
     return rc;
+}
+
+/* A checkpoint offer answered as witnessed, but countersigned by a fresh
+ * key that is not the partner's (forged-countersignature). */
+static int s_on_offer(s_ctx_t *c, zmq_msg_t *route, const Moux__CheckpointOffer *o)
+{
+    size_t len = o->checkpoint ? moux__signed_checkpoint__get_packed_size(o->checkpoint) : 0;
+    uint8_t *raw = len ? malloc(len) : NULL, sig[64];
+    unsigned char pk[32], *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    checkpoint_t cp;
+    const char *why = NULL;
+    int rc = -1;
+    if (!raw || !sk)
+        goto out;
+    moux__signed_checkpoint__pack(o->checkpoint, raw);
+    crypto_sign_keypair(pk, sk);
+    if (checkpoint_parse(raw, len, &cp, &why) != 0 || checkpoint_countersign(raw, len, sk, sig))
+        goto out;
+    Moux__CheckpointAck ack = MOUX__CHECKPOINT_ACK__INIT;
+    ack.witnessed_size = cp.size;
+    ack.countersignature = (ProtobufCBinaryData){sizeof sig, sig};
+    ack.refused = "";
+    Moux__Frame f = MOUX__FRAME__INIT;
+    f.kind_case = MOUX__FRAME__KIND_CHECKPOINT_ACK;
+    f.checkpoint_ack = &ack;
+    rc = s_send_frame(c, route, &f);
+    c->offers += rc == 0;
+out:
+    free(raw);
+    sodium_free(sk);
+    return rc ? s_err("cannot answer the checkpoint offer", why) : 0;
 }
 
 /* The receipt for a batch, forged as the mode says, sealed into *frame. */
@@ -303,6 +345,9 @@ static int s_serve(s_ctx_t *c, json_t *out)
             Moux__Frame *f = moux__frame__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
             if (f && f->kind_case == MOUX__FRAME__KIND_KEY_UPDATE)
                 rc = s_on_key_update(c, &route, f->key_update);
+            else if (f && f->kind_case == MOUX__FRAME__KIND_CHECKPOINT_OFFER &&
+                     strcmp(c->mode, "forged-countersignature") == 0)
+                rc = s_on_offer(c, &route, f->checkpoint_offer);
             else if (f && f->kind_case == MOUX__FRAME__KIND_ENVELOPE && !answered &&
                      (!c->held || c->n_held < c->batches)) {
                 rc = s_on_envelope(c, &route, f->envelope, out);
@@ -324,6 +369,8 @@ static int s_serve(s_ctx_t *c, json_t *out)
             deadline = mono_ms() + 1000;
         }
     }
+    if (strcmp(c->mode, "forged-countersignature") == 0)
+        json_object_set_new(out, "offers", json_integer(c->offers));
     if (c->held) {
         json_object_set_new(out, "answered", json_integer(c->n_answered));
         json_object_set_new(out, "items", json_integer(c->items));
