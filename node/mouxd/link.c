@@ -471,11 +471,11 @@ static policy_verdict_t s_relay_check(link_t *self, const Moux__Indicator *ind)
 /* The MOU is checked again when an item leaves, not only when it was
  * queued: it may have been replaced since. What may no longer go is dropped
  * from the outbox and recorded; the rest keeps its order at the front of
- * ob. Returns how many may go. */
-static size_t s_filter_policy(link_t *self, outbox_batch_t *ob)
+ * ob. Returns how many may go. The caller has checked that the MOU is in
+ * force at now. */
+static size_t s_filter_policy(link_t *self, outbox_batch_t *ob, uint64_t now)
 {
     size_t keep = 0;
-    uint64_t now = now_ms();
     for (size_t i = 0; i < ob->n; i++) {
         Moux__Indicator *ind = ob->items[i];
         int64_t rid = ob->rids[i];
@@ -559,6 +559,12 @@ static int s_send_one(link_t *self, int64_t *cursor, int64_t upto)
 {
     daemon_t *d = self->d;
     outbox_batch_t ob;
+    /* No MOU in force holds the items back, as link_pump does; it checked a
+     * moment ago, and the MOU may have expired since. Judged per item, they
+     * would all be dropped as mou-not-in-force. */
+    uint64_t now = now_ms();
+    if (!self->ag.mou || !mou_valid_at(self->ag.mou, now, NULL, 0))
+        return 0;
     if (store_outbox_fetch_range(d->store, self->p.pid, *cursor, upto,
                                  (size_t)d->cfg.batch_max_items, &ob) != 0) {
         log_error("STORE-OUTBOX", "partner %s: %s", self->p.agency, store_errmsg(d->store));
@@ -569,7 +575,7 @@ static int s_send_one(link_t *self, int64_t *cursor, int64_t upto)
         return 0;
     }
     int64_t last_rid = ob.rids[ob.n - 1];
-    size_t allowed = s_filter_policy(self, &ob), saved = ob.n;
+    size_t allowed = s_filter_policy(self, &ob, now), saved = ob.n;
     if (allowed == 0) { /* everything fetched was dropped: move past it */
         *cursor = last_rid;
         outbox_batch_free(&ob);
