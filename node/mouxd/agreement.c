@@ -115,9 +115,11 @@ uint64_t agreement_quota(agreement_t *a, daemon_t *d, uint64_t now)
         return UINT64_MAX;
     uint64_t day = now / DAY_MS;
     if (day != a->day) { /* a new day, or the first look: what the store counted */
+        uint64_t sent = 0;
+        if (store_mou_daily_get(d->store, mou_hash_bytes(a->mou), "out", day, &sent))
+            return 0; /* unknown: nothing goes, and the next look reads again */
         a->day = day;
-        if (store_mou_daily_get(d->store, mou_hash_bytes(a->mou), "out", day, &a->sent_today))
-            return 0;
+        a->sent_today = sent;
     }
     return a->sent_today >= dir->daily_limit ? 0 : dir->daily_limit - a->sent_today;
 }
