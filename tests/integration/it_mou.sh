@@ -396,8 +396,16 @@ c_before=$(ids "$C")
 out=$("$MOUX" mou purge -d "$A" --at +29d) || fail "purge +29d: $out"
 [ "$out" = "0 item(s) held past their MOU's retention purged" ] || fail "purge +29d: $out"
 [ "$(ids "$A")" = "$before" ] || fail "purge as of +29d deleted items"
+# in_batches DIR VALUE: how many stored batches (table inbound) still hold VALUE.
+in_batches() { sqlite3 "$1/store.db" "select count(*) from inbound where instr(payload, cast('$2' as blob)) > 0"; }
+[ "$(in_batches "$A" 203.0.113.61)" -ge 1 ] || fail "vn.ais's stored batches do not hold 203.0.113.61"
 out=$("$MOUX" mou purge -d "$A" --at +31d) || fail "purge +31d: $out"
 [ "$out" = "3 item(s) held past their MOU's retention purged" ] || fail "purge +31d: $out"
+for v in 203.0.113.61 203.0.113.62 203.0.113.63; do
+    [ "$(in_batches "$A" $v)" = 0 ] || fail "purge +31d left $v in a stored batch"
+done
+[ "$(sqlite3 "$A/store.db" "select count(*) from inbound where length(payload) > 0")" -ge 1 ] ||
+    fail "purge +31d emptied batches received under other MOUs"
 [ "$(ids "$A")" = "$(comm -23 <(echo "$before") <(echo "$ret_ids"))" ] ||
     fail "purge +31d did not delete exactly the three items received under $ret_id"
 for v in 203.0.113.71 198.51.100.21 198.51.100.22 192.0.2.1; do
@@ -414,7 +422,8 @@ out=$("$MOUX" mou purge -d "$C" --at +31d) || fail "purge at vn.ncsc: $out"
 [ "$out" = "0 item(s) held past their MOU's retention purged" ] || fail "vn.ncsc purged: $out"
 [ "$(ids "$C")" = "$c_before" ] || fail "vn.ncsc's purge deleted items"
 note "6. retention-days 30: purge as of +29d deleted nothing; as of +31d exactly vn.ncsc's three items" \
-    "(ids in table purged, no values; event retention-purge mou=$ret_id); local and longer-kept items stay"
+    "(ids in table purged, no values; their batches' payloads emptied; event retention-purge" \
+    "mou=$ret_id); local and longer-kept items stay"
 
 # ---- late checks -------------------------------------------------------------
 
