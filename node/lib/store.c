@@ -118,6 +118,12 @@ static const char *s_migrations[] = {
      * clears its batch's rows as one range, sparing entries queued again
      * since the batch was read (store_outbox_done_range). */
     "ALTER TABLE outbox ADD COLUMN qseq INTEGER NOT NULL DEFAULT 0;",
+    /* 6 -> 7: each stored batch's MOU (from its header), so that retention
+     * finds the batches whose payloads it empties without decoding all. */
+    "ALTER TABLE inbound ADD COLUMN mou_hash BLOB;"
+    "UPDATE inbound SET mou_hash = moux_batch_mou(header);"
+    "CREATE INDEX inbound_retention ON inbound(mou_hash, received_ms)"
+    "  WHERE mou_hash IS NOT NULL;",
 };
 #define SCHEMA_VERSION ((int)(sizeof s_migrations / sizeof s_migrations[0]))
 
@@ -167,7 +173,8 @@ static const char *s_sql[Q_COUNT] = {
     [Q_INBOUND_FIND] = "SELECT receipt FROM inbound WHERE pid = ?1 AND message_id = ?2",
     [Q_INBOUND_SEQ] = "SELECT 1 FROM inbound WHERE pid = ?1 AND seq = ?2 AND sender_key_id = ?3",
     [Q_INBOUND_PUT] = "INSERT INTO inbound(pid, message_id, seq, received_ms, header, payload,"
-                      " signature, receipt, sender_key_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                      " signature, receipt, sender_key_id, mou_hash)"
+                      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9, moux_batch_mou(?5))",
     [Q_EVENT] = "INSERT INTO event(ts_ms, kind, partner, indicator_id, reason, detail)"
                 " VALUES(?1,?2,?3,?4,?5,?6)",
     [Q_AUDIT_LEAF] = "SELECT leaf FROM audit WHERE idx = ?1",
@@ -345,6 +352,24 @@ merkle_frontier_t *store_frontier(store_t *self, int **loaded)
 void store_set_audit(store_t *self, int on) { self->audit_off = !on; }
 int store_audit_on(const store_t *self) { return !self->audit_off; }
 
+/* SQL moux_batch_mou(header): the MOU hash a stored batch header names, or
+ * NULL (inbound.mou_hash). The headers were checked when their batches came
+ * in. */
+static void s_fn_batch_mou(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const void *raw = sqlite3_value_blob(argv[0]);
+    int len = sqlite3_value_bytes(argv[0]);
+    Moux__BatchHeader *h = raw && len > 0 && len <= 1024
+        ? moux__batch_header__unpack(NULL, (size_t)len, raw) : NULL;
+    if (h && h->mou_hash.len == 32)
+        sqlite3_result_blob(ctx, h->mou_hash.data, 32, SQLITE_TRANSIENT);
+    else
+        sqlite3_result_null(ctx);
+    if (h)
+        moux__batch_header__free_unpacked(h, NULL);
+}
+
 static int s_user_version(store_t *self)
 {
     sqlite3_stmt *st = NULL;
@@ -406,6 +431,12 @@ store_t *store_open(const char *dir, int mode, char *err, size_t errlen)
         goto fail;
     }
     sqlite3_busy_timeout(self->db, 5000);
+    if (sqlite3_create_function_v2(self->db, "moux_batch_mou", 1,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, s_fn_batch_mou, NULL,
+                                   NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(self->db));
+        goto fail;
+    }
     /* FULL: a commit is on disk before a receipt for it leaves. */
     if (s_exec(self, "PRAGMA foreign_keys = ON") ||
         (mode == STORE_RW && (s_exec(self, "PRAGMA journal_mode = WAL") ||

@@ -2,7 +2,6 @@
  * node has activated with their exact bytes and signatures, their ends,
  * decision counts, daily volumes, and retention purges. */
 #include "store.h"
-#include "moux.pb-c.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -280,23 +279,6 @@ int store_mou_daily_add(store_t *self, const unsigned char hash[32], const char 
     return rc;
 }
 
-/* SQL moux_batch_mou(header): the MOU hash a stored batch header names, or
- * NULL. The headers were checked when their batches came in. */
-static void s_fn_batch_mou(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    const void *raw = sqlite3_value_blob(argv[0]);
-    int len = sqlite3_value_bytes(argv[0]);
-    Moux__BatchHeader *h = raw && len > 0 && len <= 1024
-        ? moux__batch_header__unpack(NULL, (size_t)len, raw) : NULL;
-    if (h && h->mou_hash.len == 32)
-        sqlite3_result_blob(ctx, h->mou_hash.data, 32, SQLITE_TRANSIENT);
-    else
-        sqlite3_result_null(ctx);
-    if (h)
-        moux__batch_header__free_unpacked(h, NULL);
-}
-
 static int s_purge_steps(store_t *self, const unsigned char hash[32], const char *mou_id,
                          uint64_t before_ms, uint64_t *count)
 {
@@ -308,8 +290,8 @@ static int s_purge_steps(store_t *self, const unsigned char hash[32], const char
         ("DELETE FROM outbox WHERE rid IN (SELECT rid FROM indicator"
          " WHERE mou_hash = ?1 AND received_ms < ?3)"),
         "DELETE FROM indicator WHERE mou_hash = ?1 AND received_ms < ?3",
-        ("UPDATE inbound SET payload = x'' WHERE received_ms < ?3 AND length(payload) > 0"
-         " AND moux_batch_mou(header) = ?1"),
+        ("UPDATE inbound SET payload = x'' WHERE mou_hash = ?1 AND received_ms < ?3"
+         " AND length(payload) > 0"),
     };
     *count = 0;
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
@@ -332,7 +314,7 @@ static int s_purge_steps(store_t *self, const unsigned char hash[32], const char
     return 0;
 }
 
-/* PRAGMA secure_delete's setting (0 or 1), or -1. */
+/* PRAGMA secure_delete's setting (0, 1 or 2: fast), or -1. */
 static int s_secure_delete(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
@@ -351,13 +333,14 @@ int store_purge_received(store_t *self, const unsigned char hash[32], const char
      * frees are zeroed (secure_delete, for the purge only: it costs every
      * delete a write). */
     sqlite3 *db = store_db(self);
+    static const char *set[] = {"PRAGMA secure_delete = 0", "PRAGMA secure_delete = 1",
+                                "PRAGMA secure_delete = FAST"};
     int was = s_secure_delete(db, "PRAGMA secure_delete");
-    if (was < 0 || s_secure_delete(db, "PRAGMA secure_delete = 1") != 1 ||
-        sqlite3_create_function_v2(db, "moux_batch_mou", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-                                   NULL, s_fn_batch_mou, NULL, NULL, NULL) != SQLITE_OK)
+    if (was < 0 || was > 2)
         return -1;
-    int rc = s_purge_steps(self, hash, mou_id, before_ms, count);
-    s_secure_delete(db, was ? "PRAGMA secure_delete = 1" : "PRAGMA secure_delete = 0");
+    int rc = s_secure_delete(db, set[1]) == 1 ? s_purge_steps(self, hash, mou_id, before_ms, count)
+                                              : -1;
+    s_secure_delete(db, set[was]);
     return rc;
 }
 

@@ -353,7 +353,7 @@ static void test_open_creates_schema(void)
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0); /* 0600 */
     sqlite3 *db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 6);
+    CHECK(raw_count(db, "PRAGMA user_version") == 7);
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                         " ('partner','partner_key','own_key','indicator','outbox','inbound',"
                         "'receipt','event','mou','mou_count','mou_daily','purged','audit','checkpoint',"
@@ -408,8 +408,9 @@ static void test_migrates_schema_1(void)
     store_t *st = store_open(dir, STORE_RW, err, sizeof err);
     store_destroy(&st);
     sqlite3 *db = raw_db(dir);
-    /* Back to schema 1: what migrations 2-6 added goes, what 3 dropped returns. */
-    CHECK(db && sqlite3_exec(db, "ALTER TABLE outbox DROP COLUMN qseq; DROP TABLE stix_object; ALTER TABLE indicator DROP COLUMN stix;"
+    /* Back to schema 1: what migrations 2-7 added goes, what 3 dropped returns. */
+    CHECK(db && sqlite3_exec(db, "DROP INDEX inbound_retention; ALTER TABLE inbound DROP COLUMN mou_hash;"
+                             " ALTER TABLE outbox DROP COLUMN qseq; DROP TABLE stix_object; ALTER TABLE indicator DROP COLUMN stix;"
                              " DROP TABLE audit; DROP TABLE checkpoint; DROP TABLE witnessed;"
                              " DROP TABLE countersig; DROP TABLE mou; DROP TABLE mou_count; DROP TABLE mou_daily;"
                              " DROP TABLE purged; DROP INDEX indicator_retention;"
@@ -424,7 +425,7 @@ static void test_migrates_schema_1(void)
     store_destroy(&st);
     db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 6);
+    CHECK(raw_count(db, "PRAGMA user_version") == 7);
     CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('indicator') WHERE name = 'stix'")
           == 1);
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE name = 'stix_object'") == 1);
@@ -1435,7 +1436,8 @@ static void test_outbox_done_range_spares_requeued(void)
     /* A store queued under schema 5 (no qseq): the migration gives its
      * entries 0, and a batch read from them clears as a range. */
     sqlite3 *db = raw_db(dir);
-    CHECK(db && sqlite3_exec(db, "ALTER TABLE outbox DROP COLUMN qseq; PRAGMA user_version = 5",
+    CHECK(db && sqlite3_exec(db, "DROP INDEX inbound_retention; ALTER TABLE inbound DROP COLUMN mou_hash;"
+                             " ALTER TABLE outbox DROP COLUMN qseq; PRAGMA user_version = 5",
                              NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
     st = store_open(dir, STORE_RW, err, sizeof err);
