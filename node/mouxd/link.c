@@ -584,7 +584,7 @@ static int s_send_one(link_t *self, int64_t *cursor, int64_t upto)
     ob.n = allowed; /* what fits is counted among the allowed items only */
     int rc = -1;
     size_t plen = 0, flen = 0, n = s_items_that_fit(&ob);
-    uint64_t quota = self->ag.mou ? agreement_quota(&self->ag, d, now_ms()) : 0;
+    uint64_t quota = agreement_quota(&self->ag, d, now); /* an MOU in force: checked above */
     ob.n = saved;
     assert(n > 0); /* one item is far smaller than a frame (indicator.h limits) */
     if (quota == 0) { /* the daily limit is reached: the items wait for tomorrow */
@@ -1097,21 +1097,29 @@ static void s_on_checkpoint_ack(link_t *self, const Moux__CheckpointAck *ack)
     size_t len = 0;
     self->reoffered = 0;
     self->checkpoint_refused[0] = '\0';
-    if (ack->countersignature.len == 64 &&
-        store_checkpoint_latest(st, ack->witnessed_size, &size, root, &raw, &len) == 1 &&
-        size == ack->witnessed_size &&
-        s_countersig_ok(self, raw, len, ack->countersignature.data)) {
+    int found = ack->countersignature.len == 64
+                    ? store_checkpoint_latest(st, ack->witnessed_size, &size, root, &raw, &len)
+                    : 0;
+    const char *why = ack->countersignature.len != 64 ? "malformed countersignature"
+                      : found == 1 && size != ack->witnessed_size
+                          ? "countersigns a checkpoint we did not sign"
+                      : found == 1 && !s_countersig_ok(self, raw, len, ack->countersignature.data)
+                          ? "countersignature does not verify"
+                          : NULL;
+    if (found < 0) /* ours, not the partner's: nothing to record against it */
+        log_error("STORE-FAILED", "partner %s: %s", self->p.agency, store_errmsg(st));
+    else if (found == 0 && !why)
+        why = "countersigns a checkpoint we did not sign";
+    if (why) {
+        log_warn("CHECKPOINT-ACK-REFUSED", "partner %s: %s", self->p.agency, why);
+        store_event(st, "checkpoint-ack-refused", self->p.agency, NULL, why, NULL);
+    } else if (found == 1) {
         self->witnessed_size = size;
         if (store_countersig_put(st, size, self->p.agency, ack->countersignature.data, 64) != 0)
             log_error("STORE-FAILED", "partner %s: %s", self->p.agency, store_errmsg(st));
         else
             log_debug("CHECKPOINT-WITNESSED", "partner %s countersigned our log at size %llu",
                       self->p.agency, (unsigned long long)size);
-    } else {
-        log_warn("CHECKPOINT-ACK-REFUSED", "partner %s: countersignature does not verify",
-                 self->p.agency);
-        store_event(st, "checkpoint-ack-refused", self->p.agency, NULL,
-                    "countersignature does not verify", NULL);
     }
     free(raw);
 }
