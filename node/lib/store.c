@@ -370,15 +370,20 @@ static void s_fn_batch_mou(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         moux__batch_header__free_unpacked(h, NULL);
 }
 
-static int s_user_version(store_t *self)
+int store_query_int(store_t *self, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     int v = -1;
-    if (sqlite3_prepare_v2(self->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     return v;
+}
+
+static int s_user_version(store_t *self)
+{
+    return store_query_int(self, "PRAGMA user_version");
 }
 
 static int s_migrate(store_t *self, char *err, size_t errlen)

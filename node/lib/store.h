@@ -66,6 +66,8 @@ int store_in_transaction(store_t *self);
  * on paths taken per batch): reset, bindings cleared. Reset it again after
  * use instead of finalising it. NULL if it does not prepare. */
 sqlite3_stmt *store_stmt(store_t *self, const char *sql);
+/* The integer the first row of sql (a PRAGMA, say) starts with, or -1. */
+int store_query_int(store_t *self, const char *sql);
 
 /* ---- partners ---- */
 typedef struct {

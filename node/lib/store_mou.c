@@ -314,17 +314,6 @@ static int s_purge_steps(store_t *self, const unsigned char hash[32], const char
     return 0;
 }
 
-/* PRAGMA secure_delete's setting (0, 1 or 2: fast), or -1. */
-static int s_secure_delete(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 int store_purge_received(store_t *self, const unsigned char hash[32], const char *mou_id,
                          uint64_t before_ms, uint64_t *count)
 {
@@ -332,15 +321,14 @@ int store_purge_received(store_t *self, const unsigned char hash[32], const char
      * payloads go too (header, signature and receipt stay). The pages this
      * frees are zeroed (secure_delete, for the purge only: it costs every
      * delete a write). */
-    sqlite3 *db = store_db(self);
     static const char *set[] = {"PRAGMA secure_delete = 0", "PRAGMA secure_delete = 1",
-                                "PRAGMA secure_delete = FAST"};
-    int was = s_secure_delete(db, "PRAGMA secure_delete");
+                                "PRAGMA secure_delete = FAST"}; /* each answers 0, 1, 2 */
+    int was = store_query_int(self, "PRAGMA secure_delete");
     if (was < 0 || was > 2)
         return -1;
-    int rc = s_secure_delete(db, set[1]) == 1 ? s_purge_steps(self, hash, mou_id, before_ms, count)
-                                              : -1;
-    s_secure_delete(db, set[was]);
+    int rc = store_query_int(self, set[1]) == 1
+                 ? s_purge_steps(self, hash, mou_id, before_ms, count) : -1;
+    store_query_int(self, set[was]);
     return rc;
 }
 
