@@ -1097,23 +1097,24 @@ static void s_on_checkpoint_ack(link_t *self, const Moux__CheckpointAck *ack)
     size_t len = 0;
     self->reoffered = 0;
     self->checkpoint_refused[0] = '\0';
-    int found = ack->countersignature.len == 64
-                    ? store_checkpoint_latest(st, ack->witnessed_size, &size, root, &raw, &len)
-                    : 0;
-    const char *why = ack->countersignature.len != 64 ? "malformed countersignature"
-                      : found == 1 && size != ack->witnessed_size
-                          ? "countersigns a checkpoint we did not sign"
-                      : found == 1 && !s_countersig_ok(self, raw, len, ack->countersignature.data)
-                          ? "countersignature does not verify"
-                          : NULL;
-    if (found < 0) /* ours, not the partner's: nothing to record against it */
+    const char *why = NULL;
+    int found = 0;
+    if (ack->countersignature.len != 64)
+        why = "malformed countersignature";
+    else if ((found = store_checkpoint_latest(st, ack->witnessed_size, &size, root, &raw,
+                                              &len)) < 0) {
+        /* ours, not the partner's: nothing to record against it */
         log_error("STORE-FAILED", "partner %s: %s", self->p.agency, store_errmsg(st));
-    else if (found == 0 && !why)
+        free(raw);
+        return;
+    } else if (found == 0 || size != ack->witnessed_size)
         why = "countersigns a checkpoint we did not sign";
+    else if (!s_countersig_ok(self, raw, len, ack->countersignature.data))
+        why = "countersignature does not verify";
     if (why) {
         log_warn("CHECKPOINT-ACK-REFUSED", "partner %s: %s", self->p.agency, why);
         store_event(st, "checkpoint-ack-refused", self->p.agency, NULL, why, NULL);
-    } else if (found == 1) {
+    } else {
         self->witnessed_size = size;
         if (store_countersig_put(st, size, self->p.agency, ack->countersignature.data, 64) != 0)
             log_error("STORE-FAILED", "partner %s: %s", self->p.agency, store_errmsg(st));
