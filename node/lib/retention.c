@@ -53,6 +53,10 @@ int retention_purge(store_t *st, const char *self_agency, uint64_t now, uint64_t
         snprintf(err, errlen, "retention purge: %s", store_errmsg(st));
         store_rollback(st);
         *total = 0;
+    } else if (*total && store_wal_truncate(st) != 0) {
+        /* The purge stands; only the WAL's older page images outlive it. */
+        log_warn("RETENTION-WAL", "purged values may stay in store.db-wal until it is written "
+                 "over: the WAL could not be emptied: %s", store_errmsg(st));
     }
     for (size_t i = 0; i < n; i++)
         store_mou_free(&rows[i]);

@@ -316,6 +316,13 @@ int store_take_unsynced(store_t *self, uint64_t older_than_ms)
     return self->unsynced_ms && mono_ms() - self->unsynced_ms >= older_than_ms;
 }
 
+int store_wal_truncate(store_t *self)
+{
+    int log = 0, copied = 0;
+    return sqlite3_wal_checkpoint_v2(self->db, "main", SQLITE_CHECKPOINT_TRUNCATE, &log,
+                                     &copied) == SQLITE_OK && log == 0 ? 0 : -1;
+}
+
 void store_rollback(store_t *self)
 {
     if (self->depth == 0) {
@@ -1107,6 +1114,33 @@ static char *s_hops_with(const Moux__Indicator *ind, const char *from_agency)
     return out;
 }
 
+int store_received_verdict(store_t *self, int64_t pid, const Moux__Indicator *ind, int64_t *rid,
+                           store_put_t *res)
+{
+    sqlite3_stmt *st = s_q(self, Q_FIND_ID);
+    sqlite3_bind_text(st, 1, ind->id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        *res = STORE_NEW;
+        return rc == SQLITE_DONE ? 0 : -1;
+    }
+    *rid = sqlite3_column_int64(st, 0);
+    int64_t holder = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 1);
+    uint64_t held = (uint64_t)sqlite3_column_int64(st, 2);
+    int revoked = sqlite3_column_int(st, 3);
+    sqlite3_reset(st);
+    /* Only the partner we have an item from may send new versions of it:
+     * nobody may overwrite what we published or got from someone else. */
+    if (holder != pid)
+        *res = STORE_CONFLICT;
+    else if (ind->modified_ms <= held || revoked) /* revocation is final */
+        *res = STORE_UNCHANGED;
+    else
+        *res = STORE_UPDATED;
+    return 0;
+}
+
 int store_put_received(store_t *self, int64_t pid, const char *from_agency,
                        const Moux__Indicator *ind, uint64_t received_ms,
                        const unsigned char *mou_hash, int64_t *rid, store_put_t *res)
@@ -1128,24 +1162,9 @@ int store_put_received(store_t *self, int64_t pid, const char *from_agency,
         return rc;
     }
     /* The id is held already. */
-    st = s_q(self, Q_FIND_ID);
-    sqlite3_bind_text(st, 1, ind->id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_reset(st);
+    if (store_received_verdict(self, pid, ind, rid, res) != 0 || *res != STORE_UPDATED) {
         free(hops);
-        return -1;
-    }
-    *rid = sqlite3_column_int64(st, 0);
-    int64_t holder = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 1);
-    uint64_t held = (uint64_t)sqlite3_column_int64(st, 2);
-    int revoked = sqlite3_column_int(st, 3);
-    sqlite3_reset(st);
-    /* Only the partner we have an item from may send new versions of it:
-     * nobody may overwrite what we published or got from someone else. */
-    if (holder != pid || ind->modified_ms <= held || revoked) { /* revocation is final */
-        free(hops);
-        *res = holder != pid ? STORE_CONFLICT : STORE_UNCHANGED;
-        return 0;
+        return *res == STORE_NEW ? -1 : 0; /* held a moment ago: NEW here is an error */
     }
     st = s_q(self, Q_UPDATE_IND);
     s_bind_indicator(st, ind, ind->origin[0] ? ind->origin : NULL, pid, hops, received_ms);

@@ -58,6 +58,11 @@ int store_take_unsynced(store_t *self, uint64_t older_than_ms);
  * stays owed and store_take_unsynced asks again older_than_ms later. */
 int store_sync_wal(store_t *self);
 void store_rollback(store_t *self);
+/* Copies the whole WAL into the database and empties the WAL file (SQLite's
+ * TRUNCATE checkpoint), so that no older page images stay in it: after a
+ * purge, the copies of deleted values. Waits up to the busy timeout for
+ * readers and the other writer; -1 if the WAL could not be emptied. */
+int store_wal_truncate(store_t *self);
 /* 1 while a transaction begun here is still open. 0 once SQLite has rolled
  * it back by itself (a full disk, an I/O error) or a savepoint could not be
  * undone alone: an enclosing level's work is then gone too. */
@@ -155,6 +160,11 @@ void store_indicator_free(Moux__Indicator *ind);
 int store_put_received(store_t *self, int64_t pid, const char *from_agency,
                        const Moux__Indicator *ind, uint64_t received_ms,
                        const unsigned char *mou_hash, int64_t *rid, store_put_t *res);
+/* What store_put_received would answer for ind from partner pid, changing
+ * nothing: NEW (the id is not held), UPDATED, UNCHANGED or CONFLICT; *rid is
+ * the held row's when the id is held. */
+int store_received_verdict(store_t *self, int64_t pid, const Moux__Indicator *ind, int64_t *rid,
+                           store_put_t *res);
 
 /* An indicator imported from STIX (docs/STIX.md), keyed by its id: a later
  * `modified` (modified_ns, exact) replaces the held version, an older one

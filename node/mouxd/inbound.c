@@ -268,14 +268,22 @@ static Moux__ItemStatus s_store_item(s_ctx_t *c, const Moux__Indicator *ind, con
         *reason = v.reason;
         *rule = v.rule;
     }
+    int64_t rid = 0;
+    store_put_t res;
     if (!*reason && c->accepted >= c->quota) {
-        *reason = REASON_DAILY_LIMIT;
-        *rule = "daily-limit";
+        /* The limit counts what is taken: a version held already (a batch
+         * resent after a lost receipt) is still answered duplicate. */
+        if (store_received_verdict(c->d->store, c->p->pid, ind, &rid, &res) != 0) {
+            *reason = REASON_STORE_FAILED;
+            return (Moux__ItemStatus)-1;
+        }
+        if (res == STORE_UNCHANGED)
+            return MOUX__ITEM_STATUS__ITEM_DUPLICATE;
+        *reason = res == STORE_CONFLICT ? REASON_ID_CONFLICT : REASON_DAILY_LIMIT;
+        *rule = res == STORE_CONFLICT ? "id" : "daily-limit";
     }
     if (*reason)
         return MOUX__ITEM_STATUS__ITEM_REJECTED;
-    int64_t rid = 0;
-    store_put_t res;
     if (store_put_received(c->d->store, c->p->pid, c->p->agency, ind, c->now,
                            mou_hash_bytes(c->ag->mou), &rid, &res) != 0 ||
         ((res == STORE_NEW || res == STORE_UPDATED) &&

@@ -271,15 +271,17 @@ item_events() {
     sqlite3 "$A/store.db" "select count(*) from event where kind = 'item-refused'
         and partner = 'vn.ncsc' and indicator_id = '$1' and reason = '$2'"
 }
-# item VERDICT WHAT [OPTIONS...]: one item; VERDICT "accepted" or the reason.
+# item VERDICT WHAT [OPTIONS...]: one item; VERDICT "accepted", "duplicate" or
+# the reason. ITEM_ID is then the item's id.
 item() {
     local verdict=$1 what=$2 out id; shift 2
     out=$(attack "$@")
     id=$(jq -r .item.id <<<"$out")
-    if [ "$verdict" = accepted ]; then
-        jq -e '.verified and .status == "ok" and .results[0].status == "accepted"' <<<"$out" >/dev/null ||
-            fail "$what: not accepted: $out"
-        [ "$(stored_id "$id")" -eq 1 ] || fail "$what: accepted but not stored"
+    ITEM_ID=$id
+    if [ "$verdict" = accepted ] || [ "$verdict" = duplicate ]; then
+        jq -e --arg s "$verdict" '.verified and .status == "ok" and .results[0].status == $s' \
+            <<<"$out" >/dev/null || fail "$what: not $verdict: $out"
+        [ "$(stored_id "$id")" -eq 1 ] || fail "$what: $verdict but not stored"
     else
         jq -e --arg r "$verdict" '.verified and .status == "ok" and (.results | length) == 1
             and .results[0].status == "rejected" and .results[0].reason == $r' <<<"$out" >/dev/null ||
@@ -333,11 +335,25 @@ item loop "hops naming vn.ais" --value 192.0.2.11 --origin us.cisa --hops us.cis
 item loop "vn.ais as origin" --value 192.0.2.12 --origin vn.ais --hops vn.ais
 item origin-mismatch "a third agency's origin without hops" --value 192.0.2.13 --origin us.cisa
 item accepted "daily item 1" --value 192.0.2.14
+daily1=$ITEM_ID
+daily1_ms=$(sqlite3 "$A/store.db" "select modified_ms from indicator where id = '$daily1'")
 item accepted "daily item 2 (relayed from us.cisa)" --value 192.0.2.15 --origin us.cisa --hops us.cisa
 item daily-limit "daily item 3" --value 192.0.2.16
 item daily-limit "daily item 4" --value 192.0.2.17 --confidence 100
+# Sent again (as after a lost receipt), a version vn.ais holds is still a
+# duplicate once the limit is reached; a newer version of it counts, and waits.
+item duplicate "daily item 1 sent again" --value 192.0.2.14 --id "$daily1" --modified-ms "$daily1_ms"
+out=$(attack --value 192.0.2.14 --confidence 90 --id "$daily1" --modified-ms $((daily1_ms + 1)))
+jq -e '.verified and .status == "ok" and .results[0].status == "rejected"
+    and .results[0].reason == "daily-limit"' <<<"$out" >/dev/null ||
+    fail "a newer version of daily item 1: not rejected daily-limit: $out"
+[ "$(sqlite3 "$A/store.db" "select modified_ms from indicator where id = '$daily1'")" = "$daily1_ms" ] ||
+    fail "daily item 1: the version refused daily-limit replaced the held one"
+wait_for 5 "the daily-limit event for daily item 1's newer version" \
+    '[ "$(item_events "$daily1" daily-limit)" -eq 1 ]'
 note "5. limited MOU (daily-limit 2): loop (vn.ais in hops, vn.ais as origin), origin-mismatch" \
-    "(us.cisa as origin, no hops); two items accepted, the third and fourth refused daily-limit"
+    "(us.cisa as origin, no hops); two items accepted, the third and fourth refused daily-limit;" \
+    "item 1 sent again answered duplicate, a newer version of it refused daily-limit"
 
 "$CLUSTER" mou "$WORK" "$oneway" >/dev/null || fail "the one-way MOU was not activated"
 item direction-not-agreed "vn.ncsc to vn.ais under a one-way MOU" --value 192.0.2.21
@@ -403,6 +419,12 @@ out=$("$MOUX" mou purge -d "$A" --at +31d) || fail "purge +31d: $out"
 [ "$out" = "3 item(s) held past their MOU's retention purged" ] || fail "purge +31d: $out"
 for v in 203.0.113.61 203.0.113.62 203.0.113.63; do
     [ "$(in_batches "$A" $v)" = 0 ] || fail "purge +31d left $v in a stored batch"
+done
+# Nor anywhere in the store's files: the pages the purge freed are zeroed,
+# and the WAL, which held copies of the pages as they were, is emptied.
+for f in store.db store.db-wal; do
+    [ ! -e "$A/$f" ] || ! grep -qa '203\.0\.113\.6[123]' "$A/$f" ||
+        fail "purge +31d left a purged value in $f"
 done
 [ "$(sqlite3 "$A/store.db" "select count(*) from inbound where length(payload) > 0")" -ge 1 ] ||
     fail "purge +31d emptied batches received under other MOUs"

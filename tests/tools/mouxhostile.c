@@ -2,7 +2,8 @@
  *
  *   mouxhostile --as PARTNER_DIR --to TARGET_DIR [--other DIR] [--type T]
  *               [--value V] [--tlp LEVEL] [--timeout-ms N] [--seq N] [--origin AGENCY]
- *               [--hops A,B] [--confidence N] [--labels L,M] [--mou-hash HEX|none] MODE
+ *               [--hops A,B] [--confidence N] [--labels L,M] [--mou-hash HEX|none]
+ *               [--id ID --modified-ms MS] MODE
  *
  * Impersonates the partner whose node directory is PARTNER_DIR (its daemon
  * must be stopped): connects a CURVE DEALER with the partner's transport
@@ -17,7 +18,9 @@
  * on after them when it is started again (--seq N overrides this, for
  * experiments: N is used as given and not reserved). The batch names the
  * partner's active MOU with the recipient, as its daemon would (--mou-hash
- * names another, or none). Only 127.0.0.1 endpoints are contacted. */
+ * names another, or none). The item gets a fresh id and the current time as
+ * its created and modified times; --id and --modified-ms (given together)
+ * send a given version of an item again instead. Only 127.0.0.1 endpoints are contacted. */
 #include "config.h"
 #include "ctxsig.h"
 #include "envelope.h"
@@ -86,6 +89,8 @@ typedef struct {
 typedef struct {
     const char *as_dir, *to_dir, *other_dir, *type, *value, *tlp, *origin, *hops, *labels;
     const char *mou_hash; /* NULL: the partner's active MOU with the recipient */
+    const char *id;       /* --id: with modified_ms, a given version of an item */
+    uint64_t modified_ms;
     long timeout_ms, confidence;
     uint64_t seq; /* --seq: used as given, not reserved (0: from the store) */
     s_mode_t mode;
@@ -260,7 +265,9 @@ static uint8_t *s_pack_item(s_ctx_t *c, char id[IND_ID_LEN + 1], size_t *len)
         pattern[0] = '\0';
     uuid4(uuid);
     snprintf(id, IND_ID_LEN + 1, "indicator--%s", uuid);
-    uint64_t now = now_ms();
+    if (c->o.id)
+        str_copy(id, IND_ID_LEN + 1, c->o.id);
+    uint64_t now = c->o.id ? c->o.modified_ms : now_ms();
     Moux__Indicator ind = MOUX__INDICATOR__INIT;
     ind.id = id;
     ind.type = (char *)c->o.type;
@@ -875,7 +882,8 @@ static int s_usage(void)
 {
     fprintf(stderr, "usage: mouxhostile --as PARTNER_DIR --to TARGET_DIR [--other DIR] "
                     "[--type T] [--value V] [--tlp LEVEL] [--timeout-ms N] [--seq N] [--origin AGENCY] "
-                    "[--hops A,B] [--confidence N] [--labels L,M] [--mou-hash HEX|none] MODE\n"
+                    "[--hops A,B] [--confidence N] [--labels L,M] [--mou-hash HEX|none] "
+                    "[--id ID --modified-ms MS] MODE\n"
                     "modes:");
     for (size_t i = 0; i < N_MODES; i++)
         fprintf(stderr, " %s", s_modes[i].name);
@@ -892,7 +900,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         {"timeout-ms", required_argument, 0, 'w'}, {"seq", required_argument, 0, 's'},
         {"origin", required_argument, 0, 'O'}, {"hops", required_argument, 0, 'H'},
         {"labels", required_argument, 0, 'B'}, {"confidence", required_argument, 0, 'C'},
-        {"mou-hash", required_argument, 0, 'M'}, {0, 0, 0, 0}};
+        {"mou-hash", required_argument, 0, 'M'}, {"id", required_argument, 0, 'I'},
+        {"modified-ms", required_argument, 0, 'm'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->type = "ipv4-addr";
     o->value = "198.51.100.1";
@@ -913,6 +922,12 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         case 'H': o->hops = optarg; break;
         case 'B': o->labels = optarg; break;
         case 'M': o->mou_hash = optarg; break;
+        case 'I': o->id = optarg; break;
+        case 'm':
+            o->modified_ms = strtoull(optarg, &end, 10);
+            if (!end || *end || o->modified_ms == 0)
+                return -1;
+            break;
         case 'C':
             o->confidence = strtol(optarg, &end, 10);
             if (!end || *end || o->confidence < 0 || o->confidence > 100)
@@ -934,7 +949,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
     ind_type_t type;
     tlp_t tlp;
     if (!o->as_dir || !o->to_dir || optind != argc - 1 || ind_type_parse(o->type, &type) != 0 ||
-        tlp_parse(o->tlp, &tlp) != 0)
+        tlp_parse(o->tlp, &tlp) != 0 || !o->id != !o->modified_ms ||
+        (o->id && strlen(o->id) > IND_ID_LEN))
         return -1;
     o->mode_name = argv[optind];
     for (size_t i = 0; i < N_MODES; i++)
