@@ -459,30 +459,56 @@ static uint64_t s_id_hash(const link_t *self, const char *id)
     return v;
 }
 
+/* The MOU with the partner a relayed item came from, when that partner has
+ * no link (daemon.c keeps a partner whose link cannot be built, and retries):
+ * read from the store, once per agency and batch. */
+typedef struct {
+    char agency[AGENCY_MAX + 1];
+    agreement_t ag;
+} s_source_t;
+
 /* An item we received (the last hop is the partner it came from) may go on
- * only as that partner's MOU with us allows. */
-static policy_verdict_t s_relay_check(link_t *self, const Moux__Indicator *ind)
+ * only as that partner's MOU with us allows. -1 if that MOU cannot be read
+ * now: the item is neither sent nor dropped. */
+static int s_relay_check(link_t *self, const Moux__Indicator *ind, s_source_t *src,
+                         policy_verdict_t *v)
 {
     const char *from = ind->hops[ind->n_hops - 1];
     link_t *fl = daemon_link_by_agency(self->d, from);
-    return policy_relay(fl ? fl->ag.mou : NULL, self->d->cfg.agency, from, self->p.agency, ind);
+    if (!fl && strcmp(src->agency, from) != 0) {
+        src->agency[0] = '\0';
+        if (agreement_load(&src->ag, self->d, from) != 0)
+            return -1;
+        str_copy(src->agency, sizeof src->agency, from);
+    }
+    *v = policy_relay(fl ? fl->ag.mou : src->ag.mou, self->d->cfg.agency, from, self->p.agency,
+                      ind);
+    return 0;
 }
 
 /* The MOU is checked again when an item leaves, not only when it was
  * queued: it may have been replaced since. What may no longer go is dropped
  * from the outbox and recorded; the rest keeps its order at the front of
- * ob. Returns how many may go. The caller has checked that the MOU is in
- * force at now. */
+ * ob. Returns how many may go, or SIZE_MAX if an item cannot be judged now
+ * (a store error): then nothing goes. The caller has checked that the MOU
+ * is in force at now. */
 static size_t s_filter_policy(link_t *self, outbox_batch_t *ob, uint64_t now)
 {
     size_t keep = 0;
+    s_source_t src = {0};
     for (size_t i = 0; i < ob->n; i++) {
         Moux__Indicator *ind = ob->items[i];
         int64_t rid = ob->rids[i];
         policy_verdict_t v = policy_outbound(self->ag.mou, self->d->cfg.agency, self->p.agency,
                                              ind, now);
-        if (!v.reason && ind->n_hops) /* received here: the relay rules again */
-            v = s_relay_check(self, ind);
+        /* Received here: the relay rules again. */
+        if (!v.reason && ind->n_hops && s_relay_check(self, ind, &src, &v) != 0) {
+            log_error("STORE-FAILED", "partner %s: cannot read the MOU with %s to judge relayed "
+                      "items; they wait: %s", self->p.agency, ind->hops[ind->n_hops - 1],
+                      store_errmsg(self->d->store));
+            keep = SIZE_MAX;
+            break;
+        }
         const char *why = v.reason;
         if (why) {
             log_info("OUTBOUND-REFUSED", "%s not sent to %s: %s (%s)", ind->id, self->p.agency,
@@ -504,6 +530,7 @@ static size_t s_filter_policy(link_t *self, outbox_batch_t *ob, uint64_t now)
             ob->rids[keep++] = rid;
         }
     }
+    agreement_fini(&src.ag);
     if (keep < ob->n && agreement_flush(&self->ag, self->d->store) != 0)
         log_error("STORE-FAILED", "partner %s: %s", self->p.agency, store_errmsg(self->d->store));
     return keep;
@@ -576,6 +603,10 @@ static int s_send_one(link_t *self, int64_t *cursor, int64_t upto)
     }
     int64_t last_rid = ob.rids[ob.n - 1];
     size_t allowed = s_filter_policy(self, &ob, now), saved = ob.n;
+    if (allowed == SIZE_MAX) { /* cannot judge now: tried again on the next pump */
+        outbox_batch_free(&ob);
+        return 0;
+    }
     if (allowed == 0) { /* everything fetched was dropped: move past it */
         *cursor = last_rid;
         outbox_batch_free(&ob);
