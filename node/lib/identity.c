@@ -164,13 +164,14 @@ static int s_retired_name(const char *name)
            name[digits + 1 + strspn(name + digits + 1, "0123456789")] == '\0';
 }
 
-int identity_retired_newest(const char *dir, char *out, size_t outlen, uint64_t *retired_ms)
+/* Calls fn for each retired key set of node DIR that still holds its
+ * signing secret, with its directory and that directory's time (ns). */
+static void s_retired_each(const char *dir, void (*fn)(const char *set, uint64_t ns, void *arg),
+                           void *arg)
 {
     char base[PATH_MAX_MOUX + 16], path[PATH_MAX_MOUX + 16 + 256 + 16];
     snprintf(base, sizeof base, "%s/retired", dir);
     DIR *d = opendir(base);
-    uint64_t newest_ns = 0;
-    int found = 0;
     struct stat st;
     for (struct dirent *e; d && (e = readdir(d));) {
         if (!s_retired_name(e->d_name))
@@ -179,17 +180,76 @@ int identity_retired_newest(const char *dir, char *out, size_t outlen, uint64_t 
         if (stat(path, &st) != 0)
             continue; /* its overlap ended: secrets already deleted */
         snprintf(path, sizeof path, "%s/%s", base, e->d_name);
-        if (stat(path, &st) != 0)
-            continue;
-        uint64_t ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
-        if (!found || ns > newest_ns) {
-            found = 1;
-            newest_ns = ns;
-            str_copy(out, outlen, path);
-        }
+        if (stat(path, &st) == 0)
+            fn(path, (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec,
+               arg);
     }
     if (d)
         closedir(d);
-    *retired_ms = newest_ns / 1000000u;
-    return found;
+}
+
+typedef struct {
+    char *out;
+    size_t outlen;
+    uint64_t newest_ns;
+    int found;
+} s_newest_t;
+
+static void s_take_newest(const char *set, uint64_t ns, void *arg)
+{
+    s_newest_t *n = arg;
+    if (!n->found || ns > n->newest_ns) {
+        n->found = 1;
+        n->newest_ns = ns;
+        str_copy(n->out, n->outlen, set);
+    }
+}
+
+int identity_retired_newest(const char *dir, char *out, size_t outlen, uint64_t *retired_ms)
+{
+    s_newest_t n = {out, outlen, 0, 0};
+    s_retired_each(dir, s_take_newest, &n);
+    *retired_ms = n.newest_ns / 1000000u;
+    return n.found;
+}
+
+int identity_wipe_secrets(const char *set, char *err, size_t errlen)
+{
+    static const char *names[] = {"sign.sec", "enc.sec", "curve.sec"};
+    char path[PATH_MAX_MOUX + 16 + 256 + 32];
+    int rc = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/keys/%s", set, names[i]);
+        if (unlink(path) != 0 && errno != ENOENT && rc == 0) {
+            snprintf(err, errlen, "cannot delete %s: %s", path, strerror(errno));
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+typedef struct {
+    const char *keep;
+    void (*report)(const char *set, const char *err);
+    int n;
+} s_sweep_t;
+
+static void s_sweep_one(const char *set, uint64_t ns, void *arg)
+{
+    s_sweep_t *s = arg;
+    char err[PATH_MAX_MOUX + 512] = "";
+    (void)ns;
+    if (s->keep && strcmp(set, s->keep) == 0)
+        return;
+    identity_wipe_secrets(set, err, sizeof err);
+    s->report(set, err[0] ? err : NULL);
+    s->n++;
+}
+
+int identity_retired_sweep(const char *dir, const char *keep,
+                           void (*report)(const char *set, const char *err))
+{
+    s_sweep_t s = {keep, report, 0};
+    s_retired_each(dir, s_sweep_one, &s);
+    return s.n;
 }

@@ -39,5 +39,15 @@ int identity_certify(const char *base, const config_t *cfg, const nodekeys_t *ke
  * out, and in *retired_ms when that directory was made (at the retirement).
  * 1 if there is one, 0 if not. */
 int identity_retired_newest(const char *dir, char *out, size_t outlen, uint64_t *retired_ms);
+/* Deletes the secret halves (sign.sec, enc.sec, curve.sec) of the key set in
+ * directory SET; its public keys and certificate stay, so that what it
+ * signed stays verifiable. -1 with err set if one could not be deleted. */
+int identity_wipe_secrets(const char *set, char *err, size_t errlen);
+/* Only the newest retired set may hold secrets (a node keeps one previous
+ * key set): wipes those of every other retired set of node DIR but KEEP
+ * (NULL: none kept), calling report for each with NULL or what failed.
+ * Returns how many sets it wiped. */
+int identity_retired_sweep(const char *dir, const char *keep,
+                           void (*report)(const char *set, const char *err));
 
 #endif

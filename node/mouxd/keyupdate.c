@@ -105,12 +105,24 @@ static identity_t *s_load_next(daemon_t *d, char *err, size_t errlen)
 /* The most recently retired key set whose secrets are still on disk, if its
  * overlap is not over: partners that missed the rotation still know it.
  * Each retired directory was made at its retirement, so the newest is it. */
+static void s_report_stale(const char *set, const char *err)
+{
+    if (err)
+        log_error("KEYS-WIPE", "%s", err);
+    else
+        log_warn("KEYS-STALE", "%s: an older retired key set still held secret keys; deleted",
+                 set);
+}
+
 static void s_load_prev(daemon_t *d)
 {
     char err[512];
     uint64_t made_ms = 0;
     if (!identity_retired_newest(d->cfg.dir, d->prev_dir, sizeof d->prev_dir, &made_ms))
         return;
+    /* Older ones (a crash between a rotation and its wipe) are past their
+     * overlap: the node spoke with one previous set only. */
+    identity_retired_sweep(d->cfg.dir, d->prev_dir, s_report_stale);
     d->prev = identity_load(d->prev_dir, &d->cfg, err, sizeof err);
     if (!d->prev) {
         log_warn("KEYS-PREVIOUS", "%s", err);
@@ -266,17 +278,12 @@ static int s_install_on_disk(daemon_t *d, uint64_t old_serial, char *moved_to, s
     return 0;
 }
 
-/* Deletes the secret halves of the previous key set; public keys and the
- * certificate stay so what they signed stays verifiable. */
+/* Deletes the secret halves of the previous key set. */
 static void s_wipe_secrets(const daemon_t *d)
 {
-    static const char *names[] = {"sign.sec", "enc.sec", "curve.sec"};
-    char path[sizeof d->prev_dir + 32];
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/keys/%s", d->prev_dir, names[i]);
-        if (unlink(path) != 0 && errno != ENOENT)
-            log_error("KEYS-WIPE", "cannot delete %s: %s", path, strerror(errno));
-    }
+    char err[sizeof d->prev_dir + 512];
+    if (identity_wipe_secrets(d->prev_dir, err, sizeof err) != 0)
+        log_error("KEYS-WIPE", "%s", err);
 }
 
 static void s_install(daemon_t *d)

@@ -3,7 +3,9 @@
 # deleted wherever the rotation put them (retired/<serial>.<n> when an
 # earlier key set, under an earlier root, already used that serial), and a
 # restart during the overlap finds them there and still ends it on time.
-# A rotation that would retire keys a partner still needs is refused.
+# An older retired set that still holds secrets (a crash between a rotation
+# and its wipe) loses them at the next start. A rotation that would retire
+# keys a partner still needs is refused.
 source "$(dirname "$0")/lib.sh"
 A=$WORK/vn.ais B=$WORK/us.cisa
 "$MOUX" init -d "$A" --agency vn.ais --listen tcp://127.0.0.1:0 >/dev/null
@@ -39,13 +41,20 @@ asked_at=$(date +%s) # the overlap cannot end before this + 10 s
 rotate 2
 [ -e "$A/retired/2.1/keys/sign.sec" ] || fail "serial 2's keys are not in retired/2.1"
 "$CLUSTER" stop "$WORK" vn.ais
+# A stale set, older than 2.1, its secrets never deleted.
+cp -a "$A/retired/2.1" "$A/retired/0.1"
+touch -d '2 days ago' "$A/retired/0.1"
 "$CLUSTER" start "$WORK" vn.ais
 [ -e "$A/retired/2.1/keys/sign.sec" ] || fail "the restart ended the overlap early"
+overlap_ended "$A/retired/0.1" || fail "the start left the stale retired/0.1's secret keys"
+grep -q "KEYS-STALE: $A/retired/0.1: an older retired key set still held secret keys" \
+    "$A/mouxd.log" || fail "no KEYS-STALE line for retired/0.1"
 wait_for 30 "the overlap of retired/2.1 to end after the restart" 'overlap_ended "$A/retired/2.1"'
 [ $(( $(date +%s) - asked_at )) -ge 10 ] || fail "the overlap ended before its 10 s"
 "$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.2 >/dev/null
 wait_for 10 "delivery after the second rotation" 'delivered 203.0.113.2'
-note "restart mid-overlap: retired/2.1 found, its secrets deleted when the overlap ended"
+note "restart mid-overlap: retired/2.1 found, its secrets deleted when the overlap ended;" \
+    "the stale retired/0.1's at the start"
 
 # Rotating again while a partner knows only the previous keys would retire
 # them: refused, naming the partner, until it holds the current ones.
