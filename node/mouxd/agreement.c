@@ -116,8 +116,15 @@ uint64_t agreement_quota(agreement_t *a, daemon_t *d, uint64_t now)
     uint64_t day = now / DAY_MS;
     if (day != a->day) { /* a new day, or the first look: what the store counted */
         uint64_t sent = 0;
-        if (store_mou_daily_get(d->store, mou_hash_bytes(a->mou), "out", day, &sent))
+        if (store_mou_daily_get(d->store, mou_hash_bytes(a->mou), "out", day, &sent)) {
+            if (!a->count_unread) /* once, not at every look */
+                log_error("STORE-FAILED", "MOU %s: cannot read today's count of items sent; "
+                          "nothing is sent until it can be read: %s", mou_id(a->mou),
+                          store_errmsg(d->store));
+            a->count_unread = 1;
             return 0; /* unknown: nothing goes, and the next look reads again */
+        }
+        a->count_unread = 0;
         a->day = day;
         a->sent_today = sent;
     }

@@ -31,6 +31,7 @@ typedef struct {
     uint8_t *notice;             /* a termination notice to pass on (ours or its) */
     size_t notice_len;
     uint64_t day, sent_today;    /* outbound daily-limit accounting (UTC day) */
+    int count_unread;            /* the store's count for the day could not be read */
     int expiry_noted;            /* the MOU's expiry is recorded */
     tally_t tally[TALLY_MAX];    /* decisions not yet written to the store */
     size_t n_tally;

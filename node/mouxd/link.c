@@ -710,8 +710,12 @@ void link_pump(link_t *self)
     const char *blocked = agreement_blocked(&self->ag, now_ms(), self->blocked,
                                             sizeof self->blocked);
     if (!blocked && agreement_quota(&self->ag, self->d, now_ms()) == 0)
-        blocked = snprintf(self->blocked, sizeof self->blocked, "daily-limit: the MOU's daily "
-                           "limit is reached; sending resumes at 00:00Z") > 0 ? self->blocked : NULL;
+        blocked = snprintf(self->blocked, sizeof self->blocked, "%s",
+                           self->ag.count_unread
+                               ? "daily-limit: today's count of items sent cannot be read (store "
+                                 "error, see the log); sending resumes when it can"
+                               : "daily-limit: the MOU's daily limit is reached; sending resumes "
+                                 "at 00:00Z") > 0 ? self->blocked : NULL;
     if (!blocked)
         self->blocked[0] = '\0';
     if (blocked)
