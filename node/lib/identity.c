@@ -164,10 +164,11 @@ static int s_retired_name(const char *name)
            name[digits + 1 + strspn(name + digits + 1, "0123456789")] == '\0';
 }
 
-/* Calls fn for each retired key set of node DIR that still holds its
- * signing secret, with its directory and that directory's time (ns). */
-static void s_retired_each(const char *dir, void (*fn)(const char *set, uint64_t ns, void *arg),
-                           void *arg)
+static const char *s_secret_names[] = {"sign.sec", "enc.sec", "curve.sec"};
+#define N_SECRETS (sizeof s_secret_names / sizeof s_secret_names[0])
+
+void identity_retired_each(const char *dir, int any_secret,
+                           void (*fn)(const char *set, uint64_t ns, void *arg), void *arg)
 {
     char base[PATH_MAX_MOUX + 16], path[PATH_MAX_MOUX + 16 + 256 + 16];
     snprintf(base, sizeof base, "%s/retired", dir);
@@ -176,8 +177,12 @@ static void s_retired_each(const char *dir, void (*fn)(const char *set, uint64_t
     for (struct dirent *e; d && (e = readdir(d));) {
         if (!s_retired_name(e->d_name))
             continue;
-        snprintf(path, sizeof path, "%s/%s/keys/sign.sec", base, e->d_name);
-        if (stat(path, &st) != 0)
+        size_t held = 0;
+        for (size_t i = 0; i < (any_secret ? N_SECRETS : 1) && !held; i++) {
+            snprintf(path, sizeof path, "%s/%s/keys/%s", base, e->d_name, s_secret_names[i]);
+            held = stat(path, &st) == 0;
+        }
+        if (!held)
             continue; /* its overlap ended: secrets already deleted */
         snprintf(path, sizeof path, "%s/%s", base, e->d_name);
         if (stat(path, &st) == 0)
@@ -208,18 +213,17 @@ static void s_take_newest(const char *set, uint64_t ns, void *arg)
 int identity_retired_newest(const char *dir, char *out, size_t outlen, uint64_t *retired_ms)
 {
     s_newest_t n = {out, outlen, 0, 0};
-    s_retired_each(dir, s_take_newest, &n);
+    identity_retired_each(dir, 0, s_take_newest, &n);
     *retired_ms = n.newest_ns / 1000000u;
     return n.found;
 }
 
 int identity_wipe_secrets(const char *set, char *err, size_t errlen)
 {
-    static const char *names[] = {"sign.sec", "enc.sec", "curve.sec"};
     char path[PATH_MAX_MOUX + 16 + 256 + 32];
     int rc = 0;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        snprintf(path, sizeof path, "%s/keys/%s", set, names[i]);
+    for (size_t i = 0; i < N_SECRETS; i++) {
+        snprintf(path, sizeof path, "%s/keys/%s", set, s_secret_names[i]);
         if (unlink(path) != 0 && errno != ENOENT && rc == 0) {
             snprintf(err, errlen, "cannot delete %s: %s", path, strerror(errno));
             rc = -1;
@@ -228,28 +232,25 @@ int identity_wipe_secrets(const char *set, char *err, size_t errlen)
     return rc;
 }
 
-typedef struct {
-    const char *keep;
-    void (*report)(const char *set, const char *err);
-    int n;
-} s_sweep_t;
-
-static void s_sweep_one(const char *set, uint64_t ns, void *arg)
+int identity_retired_cert(const char *set, cert_t *out, char *err, size_t errlen)
 {
-    s_sweep_t *s = arg;
-    char err[PATH_MAX_MOUX + 512] = "";
-    (void)ns;
-    if (s->keep && strcmp(set, s->keep) == 0)
-        return;
-    identity_wipe_secrets(set, err, sizeof err);
-    s->report(set, err[0] ? err : NULL);
-    s->n++;
-}
-
-int identity_retired_sweep(const char *dir, const char *keep,
-                           void (*report)(const char *set, const char *err))
-{
-    s_sweep_t s = {keep, report, 0};
-    s_retired_each(dir, s_sweep_one, &s);
-    return s.n;
+    char path[PATH_MAX_MOUX + 16 + 256 + 32];
+    unsigned char root_pk[32];
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    const char *why = NULL;
+    s_path(path, sizeof path, set, "root.pub");
+    key_err_t krc = keyfile_read_public(path, ROOT_PUB_LABEL, root_pk, sizeof root_pk);
+    if (krc != KEY_OK) {
+        snprintf(err, errlen, "%s: %s", path, key_strerror(krc));
+        return -1;
+    }
+    s_path(path, sizeof path, set, "node.cert");
+    if (cert_load(path, &raw, &len, err, errlen) != 0)
+        return -1;
+    int rc = cert_verify(raw, len, root_pk, out, &why);
+    free(raw);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: %s", path, why);
+    return rc;
 }

@@ -43,11 +43,13 @@ int identity_retired_newest(const char *dir, char *out, size_t outlen, uint64_t 
  * directory SET; its public keys and certificate stay, so that what it
  * signed stays verifiable. -1 with err set if one could not be deleted. */
 int identity_wipe_secrets(const char *set, char *err, size_t errlen);
-/* Only the newest retired set may hold secrets (a node keeps one previous
- * key set): wipes those of every other retired set of node DIR but KEEP
- * (NULL: none kept), calling report for each with NULL or what failed.
- * Returns how many sets it wiped. */
-int identity_retired_sweep(const char *dir, const char *keep,
-                           void (*report)(const char *set, const char *err));
+/* Calls fn for each retired key set of node DIR that still holds its signing
+ * secret (any_secret: any of its three secret keys), with the set's
+ * directory and that directory's time (ns). */
+void identity_retired_each(const char *dir, int any_secret,
+                           void (*fn)(const char *set, uint64_t ns, void *arg), void *arg);
+/* The certificate of the retired key set in directory SET, checked against
+ * the set's own root.pub (not against time or the node's configuration). */
+int identity_retired_cert(const char *set, cert_t *out, char *err, size_t errlen);
 
 #endif

@@ -318,9 +318,17 @@ int store_take_unsynced(store_t *self, uint64_t older_than_ms)
 
 int store_wal_truncate(store_t *self)
 {
-    int log = 0, copied = 0;
-    return sqlite3_wal_checkpoint_v2(self->db, "main", SQLITE_CHECKPOINT_TRUNCATE, &log,
-                                     &copied) == SQLITE_OK && log == 0 ? 0 : -1;
+    /* The busy timeout covers readers and writers, not another checkpoint
+     * under way (the daemon's checkpoint thread): that answers BUSY at once,
+     * so it is tried again, for as long as the busy timeout. */
+    int log = 0, copied = 0, rc = SQLITE_BUSY;
+    for (int i = 0; i < 500 && rc == SQLITE_BUSY; i++) {
+        if (i)
+            sqlite3_sleep(10);
+        rc = sqlite3_wal_checkpoint_v2(self->db, "main", SQLITE_CHECKPOINT_TRUNCATE, &log,
+                                       &copied);
+    }
+    return rc == SQLITE_OK && log == 0 ? 0 : -1;
 }
 
 void store_rollback(store_t *self)

@@ -105,24 +105,12 @@ static identity_t *s_load_next(daemon_t *d, char *err, size_t errlen)
 /* The most recently retired key set whose secrets are still on disk, if its
  * overlap is not over: partners that missed the rotation still know it.
  * Each retired directory was made at its retirement, so the newest is it. */
-static void s_report_stale(const char *set, const char *err)
-{
-    if (err)
-        log_error("KEYS-WIPE", "%s", err);
-    else
-        log_warn("KEYS-STALE", "%s: an older retired key set still held secret keys; deleted",
-                 set);
-}
-
 static void s_load_prev(daemon_t *d)
 {
     char err[512];
     uint64_t made_ms = 0;
     if (!identity_retired_newest(d->cfg.dir, d->prev_dir, sizeof d->prev_dir, &made_ms))
         return;
-    /* Older ones (a crash between a rotation and its wipe) are past their
-     * overlap: the node spoke with one previous set only. */
-    identity_retired_sweep(d->cfg.dir, d->prev_dir, s_report_stale);
     d->prev = identity_load(d->prev_dir, &d->cfg, err, sizeof err);
     if (!d->prev) {
         log_warn("KEYS-PREVIOUS", "%s", err);
@@ -137,6 +125,35 @@ static void s_load_prev(daemon_t *d)
                                  &retired) != 0 || retired == 0)
         retired = made_ms;
     d->prev_until_ms = retired + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
+}
+
+/* Another retired set that still holds secret keys (a crash between a
+ * rotation and the end of its overlap, or retired/<serial>.<n> of a version
+ * before 2026-11-22, which never wiped those): its secrets go once its own
+ * overlap is over, timed from its retirement on record, else from its
+ * directory's time. The previous set in use is left to keys_tick. */
+static void s_sweep_stale(const char *set, uint64_t ns, void *arg)
+{
+    daemon_t *d = arg;
+    char err[PATH_MAX_MOUX + 512];
+    cert_t c;
+    uint64_t retired = 0, now = now_ms();
+    if (d->prev && strcmp(set, d->prev_dir) == 0)
+        return;
+    if (identity_retired_cert(set, &c, err, sizeof err) != 0) {
+        log_warn("KEYS-STALE", "%s holds secret keys but its certificate cannot be read (%s); "
+                 "left as it is", set, err);
+        return;
+    }
+    if (store_own_key_retired_ms(d->store, c.serial, c.sign_pk, &retired) != 0 || retired == 0)
+        retired = ns / 1000000u;
+    if (retired + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u > now)
+        return; /* its overlap is still on: the next start looks again */
+    if (identity_wipe_secrets(set, err, sizeof err) != 0)
+        log_error("KEYS-WIPE", "%s", err);
+    else
+        log_warn("KEYS-STALE", "%s: retired key set (serial %llu) past its overlap still held "
+                 "secret keys; deleted", set, (unsigned long long)c.serial);
 }
 
 int keys_start(daemon_t *d, char *err, size_t errlen)
@@ -164,6 +181,7 @@ int keys_start(daemon_t *d, char *err, size_t errlen)
     s_cert_event(d, "key-certified", &d->id->cert);
     s_load_own_revs(d);
     s_load_prev(d);
+    identity_retired_each(d->cfg.dir, 1, s_sweep_stale, d);
     char nerr[512] = "";
     d->pending = s_load_next(d, nerr, sizeof nerr);
     if (nerr[0])

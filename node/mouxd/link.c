@@ -100,6 +100,7 @@ struct link {
     char last_error[ENDPOINT_MAX + 64];
     agreement_t ag;          /* the MOU with the partner */
     char blocked[256];       /* why nothing is sent now ("" when sending) */
+    int relay_unread;        /* a source's MOU could not be read (logged once) */
     uint64_t witnessed_size; /* the size of our log the partner last witnessed */
     char checkpoint_alarm[320]; /* the partner signed inconsistent checkpoints ("": no) */
     char checkpoint_refused[64]; /* why it last refused to witness ours ("": it did not) */
@@ -503,9 +504,11 @@ static size_t s_filter_policy(link_t *self, outbox_batch_t *ob, uint64_t now)
                                              ind, now);
         /* Received here: the relay rules again. */
         if (!v.reason && ind->n_hops && s_relay_check(self, ind, &src, &v) != 0) {
-            log_error("STORE-FAILED", "partner %s: cannot read the MOU with %s to judge relayed "
-                      "items; they wait: %s", self->p.agency, ind->hops[ind->n_hops - 1],
-                      store_errmsg(self->d->store));
+            if (!self->relay_unread) /* once, not at every pump */
+                log_error("STORE-FAILED", "partner %s: cannot read the MOU with %s to judge "
+                          "relayed items; they wait: %s", self->p.agency,
+                          ind->hops[ind->n_hops - 1], store_errmsg(self->d->store));
+            self->relay_unread = 1;
             keep = SIZE_MAX;
             break;
         }
@@ -531,6 +534,8 @@ static size_t s_filter_policy(link_t *self, outbox_batch_t *ob, uint64_t now)
         }
     }
     agreement_fini(&src.ag);
+    if (keep != SIZE_MAX)
+        self->relay_unread = 0;
     if (keep < ob->n && agreement_flush(&self->ag, self->d->store) != 0)
         log_error("STORE-FAILED", "partner %s: %s", self->p.agency, store_errmsg(self->d->store));
     return keep;

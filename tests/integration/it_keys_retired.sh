@@ -41,20 +41,25 @@ asked_at=$(date +%s) # the overlap cannot end before this + 10 s
 rotate 2
 [ -e "$A/retired/2.1/keys/sign.sec" ] || fail "serial 2's keys are not in retired/2.1"
 "$CLUSTER" stop "$WORK" vn.ais
-# A stale set, older than 2.1, its secrets never deleted.
-cp -a "$A/retired/2.1" "$A/retired/0.1"
-touch -d '2 days ago' "$A/retired/0.1"
+# Stale sets: serial 1's certificate (its overlap long over) with secret keys
+# that were never deleted (0.1), or only in part (0.2: enc.sec left).
+for s in 0.1 0.2; do mkdir -p "$A/retired/$s/keys"; cp -a "$A/retired/1.1/keys/." "$A/retired/$s/keys/"; done
+cp -a "$A/retired/2.1/keys/"*.sec "$A/retired/0.1/keys/"
+cp -a "$A/retired/2.1/keys/enc.sec" "$A/retired/0.2/keys/"
+touch -d '2 days ago' "$A/retired/0.1" "$A/retired/0.2" # retired before 2.1
 "$CLUSTER" start "$WORK" vn.ais
 [ -e "$A/retired/2.1/keys/sign.sec" ] || fail "the restart ended the overlap early"
-overlap_ended "$A/retired/0.1" || fail "the start left the stale retired/0.1's secret keys"
-grep -q "KEYS-STALE: $A/retired/0.1: an older retired key set still held secret keys" \
-    "$A/mouxd.log" || fail "no KEYS-STALE line for retired/0.1"
+for s in 0.1 0.2; do
+    overlap_ended "$A/retired/$s" || fail "the start left the stale retired/$s's secret keys"
+    grep -q "KEYS-STALE: $A/retired/$s: retired key set (serial 1) past its overlap" \
+        "$A/mouxd.log" || fail "no KEYS-STALE line for retired/$s"
+done
 wait_for 30 "the overlap of retired/2.1 to end after the restart" 'overlap_ended "$A/retired/2.1"'
 [ $(( $(date +%s) - asked_at )) -ge 10 ] || fail "the overlap ended before its 10 s"
 "$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.2 >/dev/null
 wait_for 10 "delivery after the second rotation" 'delivered 203.0.113.2'
 note "restart mid-overlap: retired/2.1 found, its secrets deleted when the overlap ended;" \
-    "the stale retired/0.1's at the start"
+    "the stale retired/0.1's and 0.2's at the start"
 
 # Rotating again while a partner knows only the previous keys would retire
 # them: refused, naming the partner, until it holds the current ones.
