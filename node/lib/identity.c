@@ -193,29 +193,18 @@ void identity_retired_each(const char *dir, int any_secret,
         closedir(d);
 }
 
-typedef struct {
-    char *out;
-    size_t outlen;
-    uint64_t newest_ns;
-    int found;
-} s_newest_t;
-
-static void s_take_newest(const char *set, uint64_t ns, void *arg)
+static void s_count(const char *set, uint64_t ns, void *arg)
 {
-    s_newest_t *n = arg;
-    if (!n->found || ns > n->newest_ns) {
-        n->found = 1;
-        n->newest_ns = ns;
-        str_copy(n->out, n->outlen, set);
-    }
+    (void)set;
+    (void)ns;
+    (*(size_t *)arg)++;
 }
 
-int identity_retired_newest(const char *dir, char *out, size_t outlen, uint64_t *retired_ms)
+size_t identity_retired_held(const char *dir)
 {
-    s_newest_t n = {out, outlen, 0, 0};
-    identity_retired_each(dir, 0, s_take_newest, &n);
-    *retired_ms = n.newest_ns / 1000000u;
-    return n.found;
+    size_t n = 0;
+    identity_retired_each(dir, 0, s_count, &n);
+    return n;
 }
 
 int identity_wipe_secrets(const char *set, char *err, size_t errlen)

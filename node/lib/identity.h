@@ -34,11 +34,11 @@ int identity_certify(const char *base, const config_t *cfg, const nodekeys_t *ke
                      const rootkey_t *root, uint64_t not_after_ms, uint64_t serial,
                      cert_t *out, char *err, size_t errlen);
 
-/* The most recently retired key set of node DIR whose secret keys are
- * still there (its rotation overlap is on): DIR/retired/<serial>[.<n>] into
- * out, and in *retired_ms when that directory was made (at the retirement).
- * 1 if there is one, 0 if not. */
-int identity_retired_newest(const char *dir, char *out, size_t outlen, uint64_t *retired_ms);
+/* How many retired key sets of node DIR still hold their signing secret
+ * (a rotation overlap is on, or a set was left from one). Which of them is
+ * the previous set in use is the daemon's to choose, by the retirements on
+ * record in its store (keyupdate.c), not by directory times. */
+size_t identity_retired_held(const char *dir);
 /* Deletes the secret halves (sign.sec, enc.sec, curve.sec) of the key set in
  * directory SET; its public keys and certificate stay, so that what it
  * signed stays verifiable. -1 with err set if one could not be deleted. */

@@ -17,9 +17,8 @@
  * those partners, unless --force. */
 static int s_guard_lagging(const char *dir, const identity_t *id)
 {
-    char err[512], names[512] = "", prev[PATH_MAX_MOUX + 80];
-    uint64_t retired_ms = 0;
-    if (!identity_retired_newest(dir, prev, sizeof prev, &retired_ms))
+    char err[512], names[512] = "";
+    if (identity_retired_held(dir) == 0)
         return 0; /* no overlap on: every partner knows the current keys or none */
     store_t *st = store_open(dir, STORE_RO, err, sizeof err);
     if (!st)

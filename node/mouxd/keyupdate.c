@@ -102,36 +102,66 @@ static identity_t *s_load_next(daemon_t *d, char *err, size_t errlen)
     return next;
 }
 
+/* When the retired key set in directory SET (made at NS) was retired: on
+ * record in the store for its certificate (the key files are as old as the
+ * keys, and a copied node directory may not keep its directories' times);
+ * without the record (a crash between the renames and the store's update),
+ * the directory's time. -1 with err set if its certificate cannot be read. */
+static int s_retired_at(const daemon_t *d, const char *set, uint64_t ns, cert_t *c,
+                        uint64_t *retired, char *err, size_t errlen)
+{
+    if (identity_retired_cert(set, c, err, errlen) != 0)
+        return -1;
+    if (store_own_key_retired_ms(d->store, c->serial, c->sign_pk, retired) != 0 || *retired == 0)
+        *retired = ns / 1000000u;
+    return 0;
+}
+
+typedef struct {
+    const daemon_t *d;
+    char set[sizeof ((daemon_t *)0)->prev_dir];
+    uint64_t retired_ms;
+    int found;
+} s_prev_pick_t;
+
+static void s_pick_prev(const char *set, uint64_t ns, void *arg)
+{
+    s_prev_pick_t *p = arg;
+    char err[PATH_MAX_MOUX + 512];
+    cert_t c;
+    uint64_t retired = 0;
+    if (s_retired_at(p->d, set, ns, &c, &retired, err, sizeof err) != 0)
+        return; /* s_sweep_stale names it */
+    if (!p->found || retired > p->retired_ms) {
+        p->found = 1;
+        p->retired_ms = retired;
+        str_copy(p->set, sizeof p->set, set);
+    }
+}
+
 /* The most recently retired key set whose secrets are still on disk, if its
- * overlap is not over: partners that missed the rotation still know it.
- * Each retired directory was made at its retirement, so the newest is it. */
+ * overlap is not over: partners that missed the rotation still know it. The
+ * overlap runs from its retirement. */
 static void s_load_prev(daemon_t *d)
 {
     char err[512];
-    uint64_t made_ms = 0;
-    if (!identity_retired_newest(d->cfg.dir, d->prev_dir, sizeof d->prev_dir, &made_ms))
+    s_prev_pick_t pick = {.d = d};
+    identity_retired_each(d->cfg.dir, 0, s_pick_prev, &pick);
+    if (!pick.found)
         return;
+    str_copy(d->prev_dir, sizeof d->prev_dir, pick.set);
     d->prev = identity_load(d->prev_dir, &d->cfg, err, sizeof err);
     if (!d->prev) {
         log_warn("KEYS-PREVIOUS", "%s", err);
         return;
     }
-    /* The overlap runs from the retirement, on record in the store for this
-     * key set (the key files are as old as the keys); without the record (a
-     * crash between the renames and the store's update), from the retired
-     * directory's time. */
-    uint64_t retired = 0;
-    if (store_own_key_retired_ms(d->store, d->prev->cert.serial, d->prev->cert.sign_pk,
-                                 &retired) != 0 || retired == 0)
-        retired = made_ms;
-    d->prev_until_ms = retired + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
+    d->prev_until_ms = pick.retired_ms + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
 }
 
 /* Another retired set that still holds secret keys (a crash between a
  * rotation and the end of its overlap, or retired/<serial>.<n> of a version
  * before 2026-11-22, which never wiped those): its secrets go once its own
- * overlap is over, timed from its retirement on record, else from its
- * directory's time. The previous set in use is left to keys_tick. */
+ * overlap is over. The previous set in use is left to keys_tick. */
 static void s_sweep_stale(const char *set, uint64_t ns, void *arg)
 {
     daemon_t *d = arg;
@@ -140,13 +170,11 @@ static void s_sweep_stale(const char *set, uint64_t ns, void *arg)
     uint64_t retired = 0, now = now_ms();
     if (d->prev && strcmp(set, d->prev_dir) == 0)
         return;
-    if (identity_retired_cert(set, &c, err, sizeof err) != 0) {
+    if (s_retired_at(d, set, ns, &c, &retired, err, sizeof err) != 0) {
         log_warn("KEYS-STALE", "%s holds secret keys but its certificate cannot be read (%s); "
                  "left as it is", set, err);
         return;
     }
-    if (store_own_key_retired_ms(d->store, c.serial, c.sign_pk, &retired) != 0 || retired == 0)
-        retired = ns / 1000000u;
     if (retired + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u > now)
         return; /* its overlap is still on: the next start looks again */
     if (identity_wipe_secrets(set, err, sizeof err) != 0)

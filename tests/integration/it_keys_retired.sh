@@ -4,7 +4,9 @@
 # earlier key set, under an earlier root, already used that serial), and a
 # restart during the overlap finds them there and still ends it on time.
 # An older retired set that still holds secrets (a crash between a rotation
-# and its wipe) loses them at the next start. A rotation that would retire
+# and its wipe) loses them at the next start, even when its directory is the
+# newest (a node directory copied without its times): the previous set is the
+# one retired last on record, not the newest directory. A rotation that would retire
 # keys a partner still needs is refused.
 source "$(dirname "$0")/lib.sh"
 A=$WORK/vn.ais B=$WORK/us.cisa
@@ -46,7 +48,7 @@ rotate 2
 for s in 0.1 0.2; do mkdir -p "$A/retired/$s/keys"; cp -a "$A/retired/1.1/keys/." "$A/retired/$s/keys/"; done
 cp -a "$A/retired/2.1/keys/"*.sec "$A/retired/0.1/keys/"
 cp -a "$A/retired/2.1/keys/enc.sec" "$A/retired/0.2/keys/"
-touch -d '2 days ago' "$A/retired/0.1" "$A/retired/0.2" # retired before 2.1
+touch "$A/retired/0.1" "$A/retired/0.2" # newer than 2.1; retired before it, on record
 "$CLUSTER" start "$WORK" vn.ais
 [ -e "$A/retired/2.1/keys/sign.sec" ] || fail "the restart ended the overlap early"
 for s in 0.1 0.2; do
