@@ -63,6 +63,17 @@ jq -e '.receipt == true and .status == "ok"' <<<"$out" >/dev/null \
 [ "$(count_where "$B" '.value=="198.51.100.98"')" = 1 ] || fail "the previous keys' item not stored"
 note "a batch under the previous keys during the overlap: taken"
 
+# A batch from us.cisa encrypted to vn.ais's previous encryption key (sealed
+# just before us.cisa learnt of the rotation): vn.ais opens it with that key
+# during the overlap. (it_keys_retired refuses one after the overlap.)
+seen_before_rotation "$A" "$A/retired/1" "$WORK/vn.ais-before"
+out=$("$HOSTILE" --timeout-ms 20000 --as "$B" --to "$WORK/vn.ais-before" --seq 800000 \
+    --value 198.51.100.97 valid)
+jq -e '.receipt == true and .status == "ok"' <<<"$out" >/dev/null \
+    || fail "a batch to vn.ais's previous encryption key, in the overlap, was not taken: $out"
+[ "$(count_where "$A" '.value=="198.51.100.97"')" = 1 ] || fail "the item to the previous key not stored"
+note "a batch to our previous encryption key during the overlap: taken"
+
 # A node restarts without its root key at hand. Its previous keys were
 # made long before the rotation (their files say so): the overlap still
 # runs from the rotation, so they are kept for partners that missed it.

@@ -9,6 +9,7 @@
 # one retired last on record, not the newest directory. A rotation that would retire
 # keys a partner still needs is refused.
 source "$(dirname "$0")/lib.sh"
+HOSTILE=$MOUX_BIN/mouxhostile
 A=$WORK/vn.ais B=$WORK/us.cisa
 "$MOUX" init -d "$A" --agency vn.ais --listen tcp://127.0.0.1:0 >/dev/null
 printf 'rotation_overlap_seconds = 10\n' >> "$A/moux.conf"
@@ -36,6 +37,19 @@ rotate 1
 wait_for 10 "delivery after the first rotation" 'delivered 203.0.113.1'
 wait_for 30 "the overlap of retired/1.1 to end" 'overlap_ended "$A/retired/1.1"'
 note "overlap over: retired/1.1's secret keys deleted, its public keys kept"
+
+# A batch from us.cisa still encrypted to the retired encryption key (sealed
+# before it learnt of the rotation, arriving after the overlap): refused,
+# the reason in the signed receipt and the events; nothing stored.
+seen_before_rotation "$A" "$A/retired/1.1" "$WORK/vn.ais-before"
+out=$("$HOSTILE" --timeout-ms 20000 --as "$B" --to "$WORK/vn.ais-before" --seq 800000 \
+    --value 198.51.100.97 valid)
+jq -e '.receipt == true and .status == "refused" and .reason == "wrong-recipient-key"' \
+    <<<"$out" >/dev/null || fail "a batch to the retired encryption key was not refused: $out"
+[ "$(count_where "$A" '.value=="198.51.100.97"')" = 0 ] || fail "the item to the retired key was stored"
+[ "$(sqlite3 "$A/store.db" "select count(*) from event where partner = 'us.cisa' and
+    reason = 'wrong-recipient-key'")" = 1 ] || fail "the refusal is not in vn.ais's events"
+note "after the overlap, a batch to the retired encryption key: refused (wrong-recipient-key)"
 
 # The second rotation retires to 2.1 as well; vn.ais restarts mid-overlap.
 mkdir -p "$A/retired/2"

@@ -78,3 +78,14 @@ impostor_pair() {
     S=$WORK/vn.ais
     queued() { sqlite3 "$S/store.db" "select count(*) from outbox o join partner p on p.pid = o.pid where p.agency = 'us.cisa'"; }
 }
+
+# seen_before_rotation NODE SET OUT: NODE as a partner that missed its last
+# rotation still sees it, for mouxhostile --to OUT: the encryption key of
+# the retired key set SET, with the current signing and transport keys (the
+# node answers with those, and the old transport connection is gone).
+seen_before_rotation() {
+    mkdir -p "$3/keys"
+    cp "$1/moux.conf" "$3/"
+    cp "$1"/keys/{sign,curve}.pub "$3/keys/"
+    cp "$2/keys/enc.pub" "$3/keys/"
+}
