@@ -59,6 +59,17 @@ refused() {
     note "$mode: refused \"$reason\" in a signed receipt; event recorded; nothing stored; node up"
 }
 
+# unanswered MODE REASON: refused without a receipt (nothing in it can be
+# trusted to answer), recorded once in the event table; the node runs on.
+unanswered() {
+    local before out; before=$(events batch-refused "$2")
+    out=$(attack "$1" --timeout-ms 1500)
+    expect "$out" '.handshake == "ok" and (.receipt | not)' "$1"
+    wait_for 5 "$2 event after $1" "events_are batch-refused $2 $((before + 1))"
+    alive "$1"
+    note "$1: no receipt; recorded as $2; node up"
+}
+
 # 1. The baseline: the impersonation itself is sound.
 out=$(attack valid)
 expect "$out" '.status == "ok" and .verified and .results[0].status == "accepted"' valid
@@ -74,6 +85,9 @@ refused other-agency wrong-recipient
 refused stale stale-timestamp
 refused malformed-payload malformed-payload
 refused nul-string malformed-payload   # a value holding a NUL byte (PROTOCOL.md 4)
+refused sender-mismatch sender-mismatch # the header names vn.ncsc as its sender
+refused count-mismatch item-count-mismatch
+refused too-many-items too-many-items  # 1025 items
 
 # 3. Replay of the identical bytes: the same receipt again, stored once.
 out=$(attack replay)
@@ -98,13 +112,11 @@ wait_for 5 "sequence-replayed event" "events_are batch-refused sequence-replayed
 alive seq-replay
 note "seq-replay: first batch accepted, second refused \"sequence-replayed\""
 
-# 5. Bytes that are no frame at all: no receipt (nothing to name), but logged.
-before=$(events batch-refused malformed-frame)
-out=$(attack garbage --timeout-ms 1500)
-expect "$out" '.handshake == "ok" and (.receipt | not)' garbage
-wait_for 5 "malformed-frame event" "events_are batch-refused malformed-frame $((before + 1))"
-alive garbage
-note "garbage: no receipt; recorded as malformed-frame; node up"
+# 5. Bytes that are no frame at all, a header that does not parse, or one of
+# another protocol version: no receipt (PROTOCOL.md 6, steps 2-4), recorded.
+unanswered garbage malformed-frame
+unanswered malformed-header malformed-header
+unanswered bad-version unsupported-version
 
 # 6. A frame over max_message_bytes: ZeroMQ drops the connection.
 out=$(attack oversized --timeout-ms 1500)

@@ -50,11 +50,13 @@
 #define GARBAGE_BYTES 512
 #define STALE_MS (3600u * 1000u)
 #define FRAMES_MAX 16 /* frames read while waiting for one receipt */
+#define BATCH_ITEMS_LIMIT 1024 /* the most items a batch may hold (PROTOCOL.md 6, step 16) */
 
 typedef enum {
     M_VALID, M_FLIP_SIGNATURE, M_FLIP_CIPHERTEXT, M_FLIP_HEADER, M_WRONG_RECIPIENT,
     M_OTHER_AGENCY, M_REPLAY, M_STALE, M_SEQ_REPLAY, M_GARBAGE, M_MALFORMED_PAYLOAD,
-    M_OVERSIZED, M_UNKNOWN_KEY, M_NUL_STRING
+    M_OVERSIZED, M_UNKNOWN_KEY, M_NUL_STRING, M_SENDER_MISMATCH, M_COUNT_MISMATCH,
+    M_TOO_MANY_ITEMS, M_BAD_VERSION, M_MALFORMED_HEADER
 } s_mode_t;
 
 static const struct {
@@ -75,10 +77,17 @@ static const struct {
     {"oversized", M_OVERSIZED},
     {"unknown-key", M_UNKNOWN_KEY},
     {"nul-string", M_NUL_STRING},
+    {"sender-mismatch", M_SENDER_MISMATCH},
+    {"count-mismatch", M_COUNT_MISMATCH},
+    {"too-many-items", M_TOO_MANY_ITEMS},
+    {"bad-version", M_BAD_VERSION},
+    {"malformed-header", M_MALFORMED_HEADER},
 };
 #define N_MODES (sizeof s_modes / sizeof s_modes[0])
 
-typedef enum { TAMPER_NONE, TAMPER_SIGNATURE, TAMPER_CIPHERTEXT, TAMPER_HEADER } s_tamper_t;
+typedef enum {
+    TAMPER_NONE, TAMPER_SIGNATURE, TAMPER_CIPHERTEXT, TAMPER_HEADER, TAMPER_HEADER_GARBAGE
+} s_tamper_t;
 
 /* What the partner knows about another node: its agency, endpoint and keys. */
 typedef struct {
@@ -111,11 +120,12 @@ typedef struct {
 
 /* One batch to seal. */
 typedef struct {
-    const char *recipient;
+    const char *sender, *recipient;
     const unsigned char *recipient_key_id; /* 32 bytes */
     const unsigned char *tx_key;
     uint64_t sequence, timestamp_ms;
-    uint32_t item_count;
+    uint32_t version, item_count;
+    size_t copies;                   /* of the item in the payload */
     s_tamper_t tamper;
     uint8_t message_id[MSGID_BYTES]; /* written by s_seal */
 } s_seal_t;
@@ -246,9 +256,9 @@ static void s_split(const char *list, char **copy, char **out, size_t *n)
         out[(*n)++] = t;
 }
 
-/* One indicator from the options, packed into a Batch payload (caller
- * frees). The item's id is written into id. */
-static uint8_t *s_pack_item(s_ctx_t *c, char id[IND_ID_LEN + 1], size_t *len)
+/* One indicator from the options, packed copies times into a Batch
+ * payload (caller frees). The item's id is written into id. */
+static uint8_t *s_pack_item(s_ctx_t *c, size_t copies, char id[IND_ID_LEN + 1], size_t *len)
 {
     ind_type_t type;
     tlp_t tlp;
@@ -282,14 +292,17 @@ static uint8_t *s_pack_item(s_ctx_t *c, char id[IND_ID_LEN + 1], size_t *len)
     ind.labels = labels;
     s_split(c->o.hops, &lists[0], hops, &ind.n_hops);
     s_split(c->o.labels, &lists[1], labels, &ind.n_labels);
-    Moux__Indicator *items[1] = {&ind};
+    Moux__Indicator **items = malloc(copies * sizeof *items);
+    uint8_t *buf = NULL;
+    for (size_t k = 0; items && k < copies; k++)
+        items[k] = &ind;
     Moux__Batch batch = MOUX__BATCH__INIT;
-    batch.n_items = 1;
+    batch.n_items = copies;
     batch.items = items;
-    *len = moux__batch__get_packed_size(&batch);
-    uint8_t *buf = malloc(*len ? *len : 1);
-    if (buf)
+    *len = items ? moux__batch__get_packed_size(&batch) : 0;
+    if (items && (buf = malloc(*len ? *len : 1)))
         moux__batch__pack(&batch, buf);
+    free(items);
     /* nul-string: a NUL inside the value's bytes, which protobuf-c alone
      * would cut the value at. */
     size_t vlen = strlen(norm), i = 0;
@@ -329,8 +342,8 @@ static uint8_t *s_pack_header(s_ctx_t *c, const s_seal_t *s, uint64_t timestamp_
                               unsigned char nonce[NONCE_BYTES], size_t *hlen)
 {
     Moux__BatchHeader h = MOUX__BATCH_HEADER__INIT;
-    h.version = PROTOCOL_VERSION;
-    h.sender = c->self.agency;
+    h.version = s->version;
+    h.sender = (char *)s->sender;
     h.recipient = (char *)s->recipient;
     h.mou_id = "";
     unsigned char mou_hash[32];
@@ -408,6 +421,11 @@ static uint8_t *s_seal(s_ctx_t *c, s_seal_t *s, const uint8_t *payload, size_t p
             goto out;
         }
     }
+    if (s->tamper == TAMPER_HEADER_GARBAGE && (sent_header = malloc(hlen))) {
+        sent_hlen = hlen;
+        randombytes_buf(sent_header, hlen);
+        sent_header[0] = 0x07; /* an unparseable first tag: never a BatchHeader by chance */
+    }
     frame = sent_header ? s_pack_frame(sent_header, sent_hlen, cipher, (size_t)clen, flen)
                         : s_pack_frame(header, hlen, cipher, (size_t)clen, flen);
     if (!frame)
@@ -426,6 +444,9 @@ out:
 static void s_seal_defaults(s_ctx_t *c, s_seal_t *s, uint64_t seq)
 {
     memset(s, 0, sizeof *s);
+    s->sender = c->self.agency;
+    s->version = PROTOCOL_VERSION;
+    s->copies = 1;
     s->recipient = c->target.cfg.agency;
     s->recipient_key_id = c->target.enc_id;
     s->tx_key = c->tx_target;
@@ -677,13 +698,14 @@ static json_t *s_merge(json_t *dst, json_t *src)
     return dst;
 }
 
-/* Seals one batch carrying one item and sends it; the answer goes into out. */
+/* Seals one batch carrying one item (s->copies times) and sends it; the
+ * answer goes into out. */
 static int s_one_batch(s_ctx_t *c, s_seal_t *s, json_t *out, uint8_t **frame_out,
                        size_t *flen_out, uint8_t **raw, size_t *raw_len)
 {
     char id[IND_ID_LEN + 1];
     size_t plen = 0, flen = 0;
-    uint8_t *payload = s_pack_item(c, id, &plen);
+    uint8_t *payload = s_pack_item(c, s->copies, id, &plen);
     uint8_t *frame = payload ? s_seal(c, s, payload, plen, &flen) : NULL;
     free(payload);
     if (!frame)
@@ -718,6 +740,11 @@ static int s_mode_single(s_ctx_t *c, json_t *out)
     case M_FLIP_CIPHERTEXT: s.tamper = TAMPER_CIPHERTEXT; break;
     case M_FLIP_HEADER: s.tamper = TAMPER_HEADER; break;
     case M_STALE: s.timestamp_ms -= STALE_MS; break;
+    case M_SENDER_MISMATCH: s.sender = c->have_other ? c->other.cfg.agency : "zz.nobody"; break;
+    case M_COUNT_MISMATCH: s.item_count = 2; break; /* one item in the payload */
+    case M_TOO_MANY_ITEMS: s.copies = s.item_count = BATCH_ITEMS_LIMIT + 1; break;
+    case M_BAD_VERSION: s.version = PROTOCOL_VERSION + 1; break;
+    case M_MALFORMED_HEADER: s.tamper = TAMPER_HEADER_GARBAGE; break;
     case M_WRONG_RECIPIENT:
         /* Names another agency, yet sealed with the target's keys. */
         s.recipient = c->have_other ? c->other.cfg.agency : "zz.nobody";
