@@ -7,12 +7,16 @@
 # and its wipe) loses them at the next start, even when its directory is the
 # newest (a node directory copied without its times): the previous set is the
 # one retired last on record, not the newest directory. A rotation that would retire
-# keys a partner still needs is refused.
+# keys a partner still needs is refused. A batch signed with a retired key
+# after the partner's overlap (a thief's copy of it) is refused retired-key.
 source "$(dirname "$0")/lib.sh"
 HOSTILE=$MOUX_BIN/mouxhostile
 A=$WORK/vn.ais B=$WORK/us.cisa
-"$MOUX" init -d "$A" --agency vn.ais --listen tcp://127.0.0.1:0 >/dev/null
-printf 'rotation_overlap_seconds = 10\n' >> "$A/moux.conf"
+for n in "$A vn.ais" "$B us.cisa"; do
+    set -- $n
+    "$MOUX" init -d "$1" --agency "$2" --listen tcp://127.0.0.1:0 >/dev/null
+    printf 'rotation_overlap_seconds = 10\n' >> "$1/moux.conf"
+done
 "$CLUSTER" up "$WORK" vn.ais us.cisa >/dev/null
 
 # rotate SERIAL: retire the key set certified by SERIAL; waits until installed.
@@ -33,6 +37,8 @@ delivered() { [ "$(count_where "$B" ".value==\"$1\"")" = 1 ]; }
 mkdir -p "$A/retired/1"
 rotate 1
 [ -e "$A/retired/1.1/keys/sign.sec" ] || fail "serial 1's keys are not in retired/1.1"
+mkdir -p "$WORK/thief/keys" # a copy of serial 1's keys, taken during the overlap
+cp "$A/retired/1.1/keys/"{sign,enc}.{pub,sec} "$WORK/thief/keys/"
 "$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.1 >/dev/null
 wait_for 10 "delivery after the first rotation" 'delivered 203.0.113.1'
 wait_for 30 "the overlap of retired/1.1 to end" 'overlap_ended "$A/retired/1.1"'
@@ -50,6 +56,25 @@ jq -e '.receipt == true and .status == "refused" and .reason == "wrong-recipient
 [ "$(sqlite3 "$A/store.db" "select count(*) from event where partner = 'us.cisa' and
     reason = 'wrong-recipient-key'")" = 1 ] || fail "the refusal is not in vn.ais's events"
 note "after the overlap, a batch to the retired encryption key: refused (wrong-recipient-key)"
+
+# The thief's batch, signed with serial 1's key once us.cisa's overlap for it
+# is over, over vn.ais's current transport key: refused retired-key.
+cp "$A/moux.conf" "$WORK/thief/"
+cp "$A"/keys/curve.{pub,sec} "$WORK/thief/keys/"
+sqlite3 "$A/store.db" ".backup '$WORK/thief/store.db'"
+retired_at_b() {
+    [ "$(sqlite3 "$B/store.db" "select count(*) from partner_key where serial = 1 and
+        retire_after_ms between 1 and $(date +%s%3N)")" = 1 ]
+}
+wait_for 15 "us.cisa to retire vn.ais's serial 1" retired_at_b
+out=$("$HOSTILE" --timeout-ms 20000 --as "$WORK/thief" --to "$B" --seq 900000 \
+    --value 198.51.100.96 valid)
+jq -e '.receipt == true and .status == "refused" and .reason == "retired-key"' <<<"$out" \
+    >/dev/null || fail "a batch signed with the retired key was not refused: $out"
+[ "$(count_where "$B" '.value=="198.51.100.96"')" = 0 ] || fail "the retired key's item was stored"
+[ "$(sqlite3 "$B/store.db" "select count(*) from event where partner = 'vn.ais' and
+    reason = 'retired-key'")" = 1 ] || fail "the refusal is not in us.cisa's events"
+note "after us.cisa's overlap, a batch signed with vn.ais's retired key: refused (retired-key)"
 
 # The second rotation retires to 2.1 as well; vn.ais restarts mid-overlap.
 mkdir -p "$A/retired/2"
