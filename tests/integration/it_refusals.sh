@@ -118,6 +118,18 @@ unanswered garbage malformed-frame
 unanswered malformed-header malformed-header
 unanswered bad-version unsupported-version
 
+# A checkpoint of us.cisa's audit log whose signature does not verify: not
+# countersigned, the refusal in the acknowledgement, logged and recorded.
+before=$(events checkpoint-refused bad-checkpoint)
+out=$(attack bad-checkpoint)
+expect "$out" '.checkpoint_ack and .refused == "bad-checkpoint" and (.countersigned | not)' \
+    bad-checkpoint
+wait_for 5 "checkpoint-refused event" "events_are checkpoint-refused bad-checkpoint $((before + 1))"
+log_count_is "CHECKPOINT-NOT-WITNESSED: partner us.cisa: bad-checkpoint" 1 \
+    || fail "bad-checkpoint: not logged"
+alive bad-checkpoint
+note "bad-checkpoint: not countersigned; refused \"bad-checkpoint\" in the acknowledgement; recorded"
+
 # 6. A frame over max_message_bytes: ZeroMQ drops the connection.
 out=$(attack oversized --timeout-ms 1500)
 expect "$out" '(.receipt | not) and .disconnected' oversized

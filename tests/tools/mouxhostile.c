@@ -8,8 +8,9 @@
  * Impersonates the partner whose node directory is PARTNER_DIR (its daemon
  * must be stopped): connects a CURVE DEALER with the partner's transport
  * keys to the target's endpoint, sends one crafted frame (two for the
- * replay modes), waits a bounded time for a receipt, verifies it with the
- * target's signing key and prints one JSON line describing what the target
+ * replay modes), waits a bounded time for a receipt (bad-checkpoint: for
+ * the acknowledgement of a checkpoint offer), verifies it with the target's
+ * signing key and prints one JSON line describing what the target
  * answered. Exit 0 when it ran, whatever the answer; 1 on a local error; 2
  * on a usage error.
  *
@@ -21,6 +22,7 @@
  * names another, or none). The item gets a fresh id and the current time as
  * its created and modified times; --id and --modified-ms (given together)
  * send a given version of an item again instead. Only 127.0.0.1 endpoints are contacted. */
+#include "checkpoint.h"
 #include "config.h"
 #include "ctxsig.h"
 #include "envelope.h"
@@ -56,7 +58,7 @@ typedef enum {
     M_VALID, M_FLIP_SIGNATURE, M_FLIP_CIPHERTEXT, M_FLIP_HEADER, M_WRONG_RECIPIENT,
     M_OTHER_AGENCY, M_REPLAY, M_STALE, M_SEQ_REPLAY, M_GARBAGE, M_MALFORMED_PAYLOAD,
     M_OVERSIZED, M_UNKNOWN_KEY, M_NUL_STRING, M_SENDER_MISMATCH, M_COUNT_MISMATCH,
-    M_TOO_MANY_ITEMS, M_BAD_VERSION, M_MALFORMED_HEADER
+    M_TOO_MANY_ITEMS, M_BAD_VERSION, M_MALFORMED_HEADER, M_BAD_CHECKPOINT
 } s_mode_t;
 
 static const struct {
@@ -82,6 +84,7 @@ static const struct {
     {"too-many-items", M_TOO_MANY_ITEMS},
     {"bad-version", M_BAD_VERSION},
     {"malformed-header", M_MALFORMED_HEADER},
+    {"bad-checkpoint", M_BAD_CHECKPOINT},
 };
 #define N_MODES (sizeof s_modes / sizeof s_modes[0])
 
@@ -858,12 +861,72 @@ static int s_mode_raw(s_ctx_t *c, json_t *out)
     return 0;
 }
 
+/* A checkpoint of the partner's audit log offered for witnessing, its
+ * signature spoilt by one bit: the target must refuse to countersign it. */
+static int s_mode_bad_checkpoint(s_ctx_t *c, json_t *out)
+{
+    checkpoint_t cp = {.size = 1, .timestamp_ms = now_ms()};
+    str_copy(cp.log, sizeof cp.log, c->self.agency);
+    randombytes_buf(cp.root, sizeof cp.root);
+    uint8_t *raw = NULL, *frame = NULL;
+    size_t len = 0, flen = 0;
+    if (checkpoint_sign(&cp, c->keys->sign_pk, c->keys->sign_sk, &raw, &len) != 0)
+        return s_err("cannot sign a checkpoint", NULL);
+    Moux__SignedCheckpoint *sc = moux__signed_checkpoint__unpack(NULL, len, raw);
+    free(raw);
+    if (!sc || sc->signature.len != 64) {
+        if (sc)
+            moux__signed_checkpoint__free_unpacked(sc, NULL);
+        return s_err("cannot read back the signed checkpoint", NULL);
+    }
+    sc->signature.data[7] ^= 0x01;
+    Moux__CheckpointOffer offer = MOUX__CHECKPOINT_OFFER__INIT;
+    offer.checkpoint = sc;
+    Moux__Frame f = MOUX__FRAME__INIT;
+    f.kind_case = MOUX__FRAME__KIND_CHECKPOINT_OFFER;
+    f.checkpoint_offer = &offer;
+    flen = moux__frame__get_packed_size(&f);
+    if ((frame = malloc(flen)))
+        moux__frame__pack(&f, frame);
+    moux__signed_checkpoint__free_unpacked(sc, NULL);
+    if (!frame || s_send(c, frame, flen) != 0) {
+        free(frame);
+        return frame ? -1 : s_err("out of memory", NULL);
+    }
+    free(frame);
+    for (int i = 0; i < FRAMES_MAX; i++) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        int got = s_recv(c, &msg);
+        Moux__Frame *a = got > 0 ? moux__frame__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg))
+                                 : NULL;
+        zmq_msg_close(&msg);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        if (a && a->kind_case == MOUX__FRAME__KIND_CHECKPOINT_ACK) {
+            json_object_set_new(out, "checkpoint_ack", json_true());
+            json_object_set_new(out, "refused", json_string(a->checkpoint_ack->refused));
+            json_object_set_new(out, "countersigned",
+                                json_boolean(a->checkpoint_ack->countersignature.len > 0));
+            moux__frame__free_unpacked(a, NULL);
+            return 0;
+        }
+        if (a)
+            moux__frame__free_unpacked(a, NULL); /* something else: keep waiting */
+    }
+    json_object_set_new(out, "checkpoint_ack", json_false());
+    return 0;
+}
+
 static int s_run(s_ctx_t *c, json_t *out)
 {
     switch (c->o.mode) {
     case M_REPLAY: return s_mode_replay(c, out);
     case M_SEQ_REPLAY: return s_mode_seq_replay(c, out);
     case M_MALFORMED_PAYLOAD: return s_mode_malformed(c, out);
+    case M_BAD_CHECKPOINT: return s_mode_bad_checkpoint(c, out);
     case M_GARBAGE:
     case M_OVERSIZED: return s_mode_raw(c, out);
     default: return s_mode_single(c, out);
