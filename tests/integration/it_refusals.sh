@@ -150,6 +150,11 @@ expect "$out" '.status == "ok" and .results[0].reason == "invalid-value"' "inval
 [ "$(stored "$(item_id "$out")")" -eq 0 ] || fail "invalid value: stored"
 note "invalid ipv4 value: item rejected \"invalid-value\", not stored"
 
+out=$(attack valid --value 198.51.100.68 --hops 'not an agency')
+expect "$out" '.status == "ok" and .results[0].reason == "invalid-item"' "invalid hop"
+[ "$(stored "$(item_id "$out")")" -eq 0 ] || fail "invalid hop: stored"
+note "a hop that is no agency id: item rejected \"invalid-item\", not stored"
+
 # 8. A CURVE key no partner holds: ZAP refuses the handshake.
 denied=$(log_count ZAP-DENIED)
 out=$(attack unknown-key)
