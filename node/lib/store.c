@@ -124,6 +124,18 @@ static const char *s_migrations[] = {
     "UPDATE inbound SET mou_hash = moux_batch_mou(header);"
     "CREATE INDEX inbound_retention ON inbound(mou_hash, received_ms)"
     "  WHERE mou_hash IS NOT NULL;",
+    /* 7 -> 8: our key sets are told apart by serial and signing key: a new
+     * agency root may issue a serial that an earlier root already used
+     * (retired/<serial>.<n>), and that set needs its own row: its
+     * retirement and its signing key, for the audit log's checks. */
+    "CREATE TABLE own_key_8(serial INTEGER NOT NULL, sign_pk BLOB NOT NULL,"
+    "  enc_pk BLOB NOT NULL, curve_pk BLOB NOT NULL, cert BLOB NOT NULL,"
+    "  installed_ms INTEGER NOT NULL, retired_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(serial, sign_pk));"
+    "INSERT INTO own_key_8 SELECT serial, sign_pk, enc_pk, curve_pk, cert, installed_ms,"
+    "  retired_ms FROM own_key;"
+    "DROP TABLE own_key;"
+    "ALTER TABLE own_key_8 RENAME TO own_key;",
 };
 #define SCHEMA_VERSION ((int)(sizeof s_migrations / sizeof s_migrations[0]))
 
@@ -906,10 +918,19 @@ int store_own_key_first_serial(store_t *self, const unsigned char sign_pk[32], u
     return rc;
 }
 
-int store_own_key_retire(store_t *self, uint64_t serial, uint64_t when_ms)
+int store_own_key_retire(store_t *self, uint64_t serial, const unsigned char sign_pk[32],
+                         uint64_t when_ms)
 {
-    return s_exec_u64(self, "UPDATE own_key SET retired_ms=?2 WHERE serial=?1 AND retired_ms=0",
-                      serial, when_ms);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, "UPDATE own_key SET retired_ms = ?3 WHERE serial = ?1"
+                           " AND sign_pk = ?2 AND retired_ms = 0", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)serial);
+    sqlite3_bind_blob(st, 2, sign_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)when_ms);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
 }
 
 int store_own_key_retired_ms(store_t *self, uint64_t serial, const unsigned char sign_pk[32],

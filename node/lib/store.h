@@ -128,7 +128,10 @@ int store_partner_revocations(store_t *self, int64_t pid, const revlist_t *l,
 
 /* ---- our own key history ---- */
 int store_own_key_put(store_t *self, const cert_t *c, const uint8_t *cert, size_t len);
-int store_own_key_retire(store_t *self, uint64_t serial, uint64_t when_ms);
+/* Records when the key set of this certificate serial and signing key was
+ * retired, unless that is on record already. */
+int store_own_key_retire(store_t *self, uint64_t serial, const unsigned char sign_pk[32],
+                         uint64_t when_ms);
 /* When our key set certified by `serial` with this signing key was retired;
  * 0 if it was not, or is not on record. */
 int store_own_key_retired_ms(store_t *self, uint64_t serial, const unsigned char sign_pk[32],

@@ -42,7 +42,10 @@ typedef struct {
     identity_t *id;           /* our certified identity */
     identity_t *prev;         /* the one before, during a rotation's overlap */
     uint64_t prev_until_ms;   /* end of that overlap */
-    char prev_dir[PATH_MAX_MOUX + 80]; /* its key set: DIR/retired/<serial>[.<n>] */
+    uint64_t prev_serial;     /* its certificate's serial */
+    /* Its key set, DIR/retired/<serial>[.<n>], while the overlap is on
+     * ("" after), even when it could not be loaded (prev NULL). */
+    char prev_dir[PATH_MAX_MOUX + 80];
     identity_t *pending;      /* announced to partners, not yet installed */
     uint64_t pending_deadline_ms;
     nodekeys_t *keys;         /* id->keys */

@@ -120,6 +120,7 @@ static int s_retired_at(const daemon_t *d, const char *set, uint64_t ns, cert_t 
 typedef struct {
     const daemon_t *d;
     char set[sizeof ((daemon_t *)0)->prev_dir];
+    cert_t cert;
     uint64_t retired_ms;
     int found;
 } s_prev_pick_t;
@@ -132,16 +133,24 @@ static void s_pick_prev(const char *set, uint64_t ns, void *arg)
     uint64_t retired = 0;
     if (s_retired_at(p->d, set, ns, &c, &retired, err, sizeof err) != 0)
         return; /* s_sweep_stale names it */
-    if (!p->found || retired > p->retired_ms) {
+    /* Ties (copies of one set): the higher serial, then the name, so that
+     * the choice does not depend on the order of the directory. */
+    int later = !p->found || retired > p->retired_ms ||
+                (retired == p->retired_ms &&
+                 (c.serial > p->cert.serial ||
+                  (c.serial == p->cert.serial && strcmp(set, p->set) > 0)));
+    if (later) {
         p->found = 1;
         p->retired_ms = retired;
+        p->cert = c;
         str_copy(p->set, sizeof p->set, set);
     }
 }
 
 /* The most recently retired key set whose secrets are still on disk, if its
  * overlap is not over: partners that missed the rotation still know it. The
- * overlap runs from its retirement. */
+ * overlap runs from its retirement. A set that cannot be loaded still has
+ * its secrets deleted when that overlap ends (keys_tick). */
 static void s_load_prev(daemon_t *d)
 {
     char err[512];
@@ -150,12 +159,16 @@ static void s_load_prev(daemon_t *d)
     if (!pick.found)
         return;
     str_copy(d->prev_dir, sizeof d->prev_dir, pick.set);
-    d->prev = identity_load(d->prev_dir, &d->cfg, err, sizeof err);
-    if (!d->prev) {
-        log_warn("KEYS-PREVIOUS", "%s", err);
-        return;
-    }
+    d->prev_serial = pick.cert.serial;
     d->prev_until_ms = pick.retired_ms + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
+    /* A retirement found only by its directory's time (a crash before the
+     * store recorded it) is recorded now, so that a later copy of the node
+     * directory, which may not keep the times, does not move it. */
+    if (memcmp(pick.cert.sign_pk, d->id->cert.sign_pk, 32) != 0)
+        store_own_key_retire(d->store, pick.cert.serial, pick.cert.sign_pk, pick.retired_ms);
+    d->prev = identity_load(d->prev_dir, &d->cfg, err, sizeof err);
+    if (!d->prev)
+        log_warn("KEYS-PREVIOUS", "%s; its secret keys are deleted when its overlap ends", err);
 }
 
 /* Another retired set that still holds secret keys (a crash between a
@@ -168,7 +181,7 @@ static void s_sweep_stale(const char *set, uint64_t ns, void *arg)
     char err[PATH_MAX_MOUX + 512];
     cert_t c;
     uint64_t retired = 0, now = now_ms();
-    if (d->prev && strcmp(set, d->prev_dir) == 0)
+    if (d->prev_dir[0] && strcmp(set, d->prev_dir) == 0)
         return;
     if (s_retired_at(d, set, ns, &c, &retired, err, sizeof err) != 0) {
         log_warn("KEYS-STALE", "%s holds secret keys but its certificate cannot be read (%s); "
@@ -342,13 +355,14 @@ static void s_install(daemon_t *d)
         identity_destroy(&d->pending);
         return;
     }
-    if (d->prev) {
+    if (d->prev_dir[0]) {
         s_wipe_secrets(d);
         identity_destroy(&d->prev);
     }
     store_own_key_put(d->store, &d->pending->cert, d->pending->cert_raw, d->pending->cert_len);
-    store_own_key_retire(d->store, old->cert.serial, now_ms());
+    store_own_key_retire(d->store, old->cert.serial, old->cert.sign_pk, now_ms());
     d->prev = old;
+    d->prev_serial = old->cert.serial;
     str_copy(d->prev_dir, sizeof d->prev_dir, moved);
     d->prev_until_ms = now_ms() + (uint64_t)d->cfg.rotation_overlap_seconds * 1000u;
     d->id = d->pending;
@@ -368,12 +382,15 @@ void keys_tick(daemon_t *d)
 {
     if (d->pending && (s_all_acked(d) || mono_ms() >= d->pending_deadline_ms))
         s_install(d);
-    if (d->prev && now_ms() >= d->prev_until_ms) {
+    if (d->prev_dir[0] && now_ms() >= d->prev_until_ms) {
         log_info("KEYS-OVERLAP-END", "certificate serial %llu is retired; its secret keys are "
-                 "deleted", (unsigned long long)d->prev->cert.serial);
+                 "deleted", (unsigned long long)d->prev_serial);
         s_wipe_secrets(d);
-        identity_destroy(&d->prev);
-        daemon_reload(d);
+        d->prev_dir[0] = '\0';
+        if (d->prev) { /* links may speak with it */
+            identity_destroy(&d->prev);
+            daemon_reload(d);
+        }
     }
 }
 

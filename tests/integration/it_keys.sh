@@ -66,9 +66,12 @@ note "a batch under the previous keys during the overlap: taken"
 # A batch from us.cisa encrypted to vn.ais's previous encryption key (sealed
 # just before us.cisa learnt of the rotation): vn.ais opens it with that key
 # during the overlap. (it_keys_retired refuses one after the overlap.)
+# As with the forger, us.cisa is a copy (its daemon runs); the sequence is
+# far above its own, and us.cisa sends vn.ais no batch afterwards.
 seen_before_rotation "$A" "$A/retired/1" "$WORK/vn.ais-before"
-out=$("$HOSTILE" --timeout-ms 20000 --as "$B" --to "$WORK/vn.ais-before" --seq 800000 \
-    --value 198.51.100.97 valid)
+node_copy "$B" "$WORK/us.cisa-copy"
+out=$("$HOSTILE" --timeout-ms 20000 --as "$WORK/us.cisa-copy" --to "$WORK/vn.ais-before" \
+    --seq 800000 --value 198.51.100.97 valid)
 jq -e '.receipt == true and .status == "ok"' <<<"$out" >/dev/null \
     || fail "a batch to vn.ais's previous encryption key, in the overlap, was not taken: $out"
 [ "$(count_where "$A" '.value=="198.51.100.97"')" = 1 ] || fail "the item to the previous key not stored"

@@ -34,11 +34,10 @@ overlap_ended() {
 delivered() { [ "$(count_where "$B" ".value==\"$1\"")" = 1 ]; }
 
 # Serial 1 is taken in retired/ already: the first rotation retires to 1.1.
-mkdir -p "$A/retired/1"
+mkdir -p "$A/retired/1" "$WORK/thief/keys"
+cp "$A/keys/"{sign,enc}.{pub,sec} "$WORK/thief/keys/" # a copy of serial 1's keys, kept
 rotate 1
 [ -e "$A/retired/1.1/keys/sign.sec" ] || fail "serial 1's keys are not in retired/1.1"
-mkdir -p "$WORK/thief/keys" # a copy of serial 1's keys, taken during the overlap
-cp "$A/retired/1.1/keys/"{sign,enc}.{pub,sec} "$WORK/thief/keys/"
 "$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.1 >/dev/null
 wait_for 10 "delivery after the first rotation" 'delivered 203.0.113.1'
 wait_for 30 "the overlap of retired/1.1 to end" 'overlap_ended "$A/retired/1.1"'
@@ -48,8 +47,9 @@ note "overlap over: retired/1.1's secret keys deleted, its public keys kept"
 # before it learnt of the rotation, arriving after the overlap): refused,
 # the reason in the signed receipt and the events; nothing stored.
 seen_before_rotation "$A" "$A/retired/1.1" "$WORK/vn.ais-before"
-out=$("$HOSTILE" --timeout-ms 20000 --as "$B" --to "$WORK/vn.ais-before" --seq 800000 \
-    --value 198.51.100.97 valid)
+node_copy "$B" "$WORK/us.cisa-copy" # us.cisa's daemon runs
+out=$("$HOSTILE" --timeout-ms 20000 --as "$WORK/us.cisa-copy" --to "$WORK/vn.ais-before" \
+    --seq 800000 --value 198.51.100.97 valid)
 jq -e '.receipt == true and .status == "refused" and .reason == "wrong-recipient-key"' \
     <<<"$out" >/dev/null || fail "a batch to the retired encryption key was not refused: $out"
 [ "$(count_where "$A" '.value=="198.51.100.97"')" = 0 ] || fail "the item to the retired key was stored"
@@ -88,8 +88,16 @@ for s in 0.1 0.2; do mkdir -p "$A/retired/$s/keys"; cp -a "$A/retired/1.1/keys/.
 cp -a "$A/retired/2.1/keys/"*.sec "$A/retired/0.1/keys/"
 cp -a "$A/retired/2.1/keys/enc.sec" "$A/retired/0.2/keys/"
 touch "$A/retired/0.1" "$A/retired/0.2" # newer than 2.1; retired before it, on record
+# 2.1 itself: its retirement not on record (a crash before the store took
+# it), and one of its secret keys spoilt, so that it cannot be loaded.
+sqlite3 "$A/store.db" "update own_key set retired_ms = 0 where serial = 2"
+printf 'spoilt\n' > "$A/retired/2.1/keys/curve.sec"
 "$CLUSTER" start "$WORK" vn.ais
 [ -e "$A/retired/2.1/keys/sign.sec" ] || fail "the restart ended the overlap early"
+grep -q "KEYS-PREVIOUS: $A/retired/2.1/keys.*; its secret keys are deleted when its overlap ends" \
+    "$A/mouxd.log" || fail "no KEYS-PREVIOUS line for the unloadable retired/2.1"
+[ "$(sqlite3 "$A/store.db" "select retired_ms > 0 from own_key where serial = 2")" = 1 ] \
+    || fail "the start did not record 2.1's retirement from its directory's time"
 for s in 0.1 0.2; do
     overlap_ended "$A/retired/$s" || fail "the start left the stale retired/$s's secret keys"
     grep -q "KEYS-STALE: $A/retired/$s: retired key set (serial 1) past its overlap" \
@@ -99,8 +107,9 @@ wait_for 30 "the overlap of retired/2.1 to end after the restart" 'overlap_ended
 [ $(( $(date +%s) - asked_at )) -ge 10 ] || fail "the overlap ended before its 10 s"
 "$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.2 >/dev/null
 wait_for 10 "delivery after the second rotation" 'delivered 203.0.113.2'
-note "restart mid-overlap: retired/2.1 found, its secrets deleted when the overlap ended;" \
-    "the stale retired/0.1's and 0.2's at the start"
+note "restart mid-overlap: retired/2.1 found (its retirement recorded again; its keys" \
+    "unloadable), its secrets deleted when the overlap ended; the stale retired/0.1's and" \
+    "0.2's at the start"
 
 # Rotating again while a partner knows only the previous keys would retire
 # them: refused, naming the partner, until it holds the current ones.

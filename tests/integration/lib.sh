@@ -89,3 +89,12 @@ seen_before_rotation() {
     cp "$1"/keys/{sign,curve}.pub "$3/keys/"
     cp "$2/keys/enc.pub" "$3/keys/"
 }
+
+# node_copy NODE OUT: NODE's configuration, keys and a consistent copy of its
+# store, for mouxhostile --as OUT while NODE's own daemon runs.
+node_copy() {
+    mkdir -p "$2/keys"
+    cp "$1/moux.conf" "$2/"
+    cp "$1"/keys/*.{pub,sec} "$2/keys/"
+    sqlite3 "$1/store.db" ".backup '$2/store.db'"
+}

@@ -305,6 +305,8 @@ static uint8_t *s_pack_item(s_ctx_t *c, size_t copies, char id[IND_ID_LEN + 1], 
     *len = items ? moux__batch__get_packed_size(&batch) : 0;
     if (items && (buf = malloc(*len ? *len : 1)))
         moux__batch__pack(&batch, buf);
+    if (!buf)
+        s_err("out of memory", NULL);
     free(items);
     /* nul-string: a NUL inside the value's bytes, which protobuf-c alone
      * would cut the value at. */
@@ -424,7 +426,11 @@ static uint8_t *s_seal(s_ctx_t *c, s_seal_t *s, const uint8_t *payload, size_t p
             goto out;
         }
     }
-    if (s->tamper == TAMPER_HEADER_GARBAGE && (sent_header = malloc(hlen))) {
+    if (s->tamper == TAMPER_HEADER_GARBAGE) {
+        if (!(sent_header = malloc(hlen))) {
+            s_err("out of memory", NULL);
+            goto out;
+        }
         sent_hlen = hlen;
         randombytes_buf(sent_header, hlen);
         sent_header[0] = 0x07; /* an unparseable first tag: never a BatchHeader by chance */
@@ -889,11 +895,12 @@ static int s_mode_bad_checkpoint(s_ctx_t *c, json_t *out)
     if ((frame = malloc(flen)))
         moux__frame__pack(&f, frame);
     moux__signed_checkpoint__free_unpacked(sc, NULL);
-    if (!frame || s_send(c, frame, flen) != 0) {
-        free(frame);
-        return frame ? -1 : s_err("out of memory", NULL);
-    }
+    if (!frame)
+        return s_err("out of memory", NULL);
+    int sent = s_send(c, frame, flen);
     free(frame);
+    if (sent != 0)
+        return -1;
     for (int i = 0; i < FRAMES_MAX; i++) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);

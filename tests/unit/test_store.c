@@ -353,7 +353,7 @@ static void test_open_creates_schema(void)
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0); /* 0600 */
     sqlite3 *db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 7);
+    CHECK(raw_count(db, "PRAGMA user_version") == 8);
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                         " ('partner','partner_key','own_key','indicator','outbox','inbound',"
                         "'receipt','event','mou','mou_count','mou_daily','purged','audit','checkpoint',"
@@ -425,7 +425,7 @@ static void test_migrates_schema_1(void)
     store_destroy(&st);
     db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "PRAGMA user_version") == 7);
+    CHECK(raw_count(db, "PRAGMA user_version") == 8);
     CHECK(raw_count(db, "SELECT count(*) FROM pragma_table_info('indicator') WHERE name = 'stix'")
           == 1);
     CHECK(raw_count(db, "SELECT count(*) FROM sqlite_master WHERE name = 'stix_object'") == 1);
@@ -934,15 +934,22 @@ static void test_own_key_put_and_retire(void)
     uint64_t t0 = now_ms();
     CHECK(store_own_key_put(st, &t1.c, t1.raw, t1.len) == 0);
     CHECK(store_own_key_put(st, &t2.c, t2.raw, t2.len) == 0);
-    CHECK(store_own_key_put(st, &t1b.c, t1b.raw, t1b.len) == 0); /* serial 1 held: ignored */
-    CHECK(store_own_key_retire(st, 1, 5000) == 0);
-    CHECK(store_own_key_retire(st, 1, 9000) == 0); /* retired once */
-    CHECK(store_own_key_retire(st, 42, 5000) == 0); /* unknown: nothing */
+    /* Serial 1 again with other keys (a new root reusing it): a row of its own. */
+    CHECK(store_own_key_put(st, &t1b.c, t1b.raw, t1b.len) == 0);
+    CHECK(store_own_key_put(st, &t1.c, t1.raw, t1.len) == 0); /* held: ignored */
+    CHECK(store_own_key_retire(st, 1, t1.c.sign_pk, 5000) == 0);
+    CHECK(store_own_key_retire(st, 1, t1.c.sign_pk, 9000) == 0); /* retired once */
+    CHECK(store_own_key_retire(st, 42, t1.c.sign_pk, 5000) == 0); /* unknown: nothing */
+    uint64_t when = 1;
+    CHECK(store_own_key_retired_ms(st, 1, t1.c.sign_pk, &when) == 0 && when == 5000);
+    CHECK(store_own_key_retired_ms(st, 1, t1b.c.sign_pk, &when) == 0 && when == 0);
+    CHECK(store_own_key_retire(st, 1, t1b.c.sign_pk, 7000) == 0);
+    CHECK(store_own_key_retired_ms(st, 1, t1b.c.sign_pk, &when) == 0 && when == 7000);
 
     sqlite3 *db = raw_db(dir);
     CHECK(db != NULL);
-    CHECK(raw_count(db, "SELECT count(*) FROM own_key") == 2);
-    CHECK(raw_count(db, "SELECT retired_ms FROM own_key WHERE serial = 1") == 5000);
+    CHECK(raw_count(db, "SELECT count(*) FROM own_key") == 3);
+    CHECK(raw_count(db, "SELECT count(*) FROM own_key WHERE serial = 1") == 2);
     CHECK(raw_count(db, "SELECT retired_ms FROM own_key WHERE serial = 2") == 0);
     char sql[64];
     snprintf(sql, sizeof sql, "SELECT min(installed_ms) >= %llu FROM own_key",
@@ -950,9 +957,9 @@ static void test_own_key_put_and_retire(void)
     CHECK(raw_count(db, sql) == 1);
     sqlite3_stmt *q = NULL;
     CHECK(db && sqlite3_prepare_v2(db, "SELECT serial, sign_pk, enc_pk, curve_pk, cert FROM own_key"
-                                   " ORDER BY serial", -1, &q, NULL) == SQLITE_OK);
-    const tcert_t *want[] = {&t1, &t2};
-    for (int i = 0; q && i < 2; i++) {
+                                   " ORDER BY serial, retired_ms", -1, &q, NULL) == SQLITE_OK);
+    const tcert_t *want[] = {&t1, &t1b, &t2};
+    for (int i = 0; q && i < 3; i++) {
         CHECK(sqlite3_step(q) == SQLITE_ROW);
         CHECK((uint64_t)sqlite3_column_int64(q, 0) == want[i]->c.serial);
         CHECK(sqlite3_column_bytes(q, 1) == 32 &&
