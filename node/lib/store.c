@@ -918,15 +918,25 @@ int store_own_key_first_serial(store_t *self, const unsigned char sign_pk[32], u
     return rc;
 }
 
+/* sql prepared with ?1 = serial and ?2 = signing key bound: one key set of ours. */
+static sqlite3_stmt *s_own_key_stmt(store_t *self, const char *sql, uint64_t serial,
+                                    const unsigned char sign_pk[32])
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)serial);
+    sqlite3_bind_blob(st, 2, sign_pk, 32, SQLITE_STATIC);
+    return st;
+}
+
 int store_own_key_retire(store_t *self, uint64_t serial, const unsigned char sign_pk[32],
                          uint64_t when_ms)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(self->db, "UPDATE own_key SET retired_ms = ?3 WHERE serial = ?1"
-                           " AND sign_pk = ?2 AND retired_ms = 0", -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = s_own_key_stmt(self, "UPDATE own_key SET retired_ms = ?3 WHERE serial = ?1"
+                                      " AND sign_pk = ?2 AND retired_ms = 0", serial, sign_pk);
+    if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)serial);
-    sqlite3_bind_blob(st, 2, sign_pk, 32, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)when_ms);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);
@@ -936,12 +946,10 @@ int store_own_key_retire(store_t *self, uint64_t serial, const unsigned char sig
 int store_own_key_retired_ms(store_t *self, uint64_t serial, const unsigned char sign_pk[32],
                              uint64_t *when_ms)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(self->db, "SELECT retired_ms FROM own_key WHERE serial = ?1"
-                           " AND sign_pk = ?2", -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = s_own_key_stmt(self, "SELECT retired_ms FROM own_key WHERE serial = ?1"
+                                      " AND sign_pk = ?2", serial, sign_pk);
+    if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)serial);
-    sqlite3_bind_blob(st, 2, sign_pk, 32, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     *when_ms = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
