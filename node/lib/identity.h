@@ -37,7 +37,7 @@ int identity_certify(const char *base, const config_t *cfg, const nodekeys_t *ke
 /* How many retired key sets of node DIR still hold their signing secret
  * (a rotation overlap is on, or a set was left from one). Which of them is
  * the previous set in use is the daemon's to choose, by the retirements on
- * record in its store (keyupdate.c), not by directory times. */
+ * record in its store (keyupdate.c). */
 size_t identity_retired_held(const char *dir);
 /* Deletes the secret halves (sign.sec, enc.sec, curve.sec) of the key set in
  * directory SET; its public keys and certificate stay, so that what it
