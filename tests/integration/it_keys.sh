@@ -51,11 +51,8 @@ note "rotation: $N items, each once, none refused; us.cisa keeps serial 1 with i
 # as one sent just before the rotation and read just after: taken. The
 # transport key is the current one (the old one is no longer connected);
 # the MOU is vn.ais's, from a copy of its store.
-mkdir -p "$WORK/forger/keys"
-cp "$A/moux.conf" "$WORK/forger/"
-sqlite3 "$A/store.db" ".backup '$WORK/forger/store.db'"
+node_copy "$A" "$WORK/forger"
 cp "$A"/retired/1/keys/{sign,enc}.{pub,sec} "$WORK/forger/keys/"
-cp "$A"/keys/curve.{pub,sec} "$WORK/forger/keys/"
 seq=$(( $(sqlite3 "$A/store.db" "select tx_seq_reserved from partner") + 1 ))
 out=$("$HOSTILE" --timeout-ms 20000 --as "$WORK/forger" --to "$B" --seq "$seq" --value 198.51.100.98 valid)
 jq -e '.receipt == true and .status == "ok"' <<<"$out" >/dev/null \

@@ -34,8 +34,8 @@ overlap_ended() {
 delivered() { [ "$(count_where "$B" ".value==\"$1\"")" = 1 ]; }
 
 # Serial 1 is taken in retired/ already: the first rotation retires to 1.1.
-mkdir -p "$A/retired/1" "$WORK/thief/keys"
-cp "$A/keys/"{sign,enc}.{pub,sec} "$WORK/thief/keys/" # a copy of serial 1's keys, kept
+mkdir -p "$A/retired/1" "$WORK/serial1-keys"
+cp "$A/keys/"{sign,enc}.{pub,sec} "$WORK/serial1-keys/" # a copy of serial 1's keys, kept
 rotate 1
 [ -e "$A/retired/1.1/keys/sign.sec" ] || fail "serial 1's keys are not in retired/1.1"
 "$MOUX" publish -d "$A" --type ipv4-addr --value 203.0.113.1 >/dev/null
@@ -59,9 +59,8 @@ note "after the overlap, a batch to the retired encryption key: refused (wrong-r
 
 # The thief's batch, signed with serial 1's key once us.cisa's overlap for it
 # is over, over vn.ais's current transport key: refused retired-key.
-cp "$A/moux.conf" "$WORK/thief/"
-cp "$A"/keys/curve.{pub,sec} "$WORK/thief/keys/"
-sqlite3 "$A/store.db" ".backup '$WORK/thief/store.db'"
+node_copy "$A" "$WORK/thief"
+cp "$WORK/serial1-keys/"* "$WORK/thief/keys/"
 retired_at_b() {
     [ "$(sqlite3 "$B/store.db" "select count(*) from partner_key where serial = 1 and
         retire_after_ms between 1 and $(date +%s%3N)")" = 1 ]
